@@ -1,0 +1,143 @@
+"""The `fraudlake` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from fraudlake.config import ConfigError, Settings
+from fraudlake.platform import runner
+from fraudlake.platform.context import Context
+from fraudlake.platform.errors import PlatformError
+from fraudlake.platform.process import tail
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fraudlake", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="install (cached) and start Kafka, PostgreSQL, MinIO and Flink")
+    sub.add_parser("down", help="stop the processes `up` started; data is kept")
+    status = sub.add_parser("status", help="up/down per service, and why when down")
+    status.add_argument("--json", action="store_true", help="machine-readable, with connections")
+    status.add_argument("--show-secrets", action="store_true", help="include passwords")
+    logs = sub.add_parser("logs", help="print a service's log")
+    logs.add_argument("service", choices=["postgres", "kafka", "minio", "flink"])
+    logs.add_argument("-n", "--lines", type=int, default=50)
+    logs.add_argument("-f", "--follow", action="store_true")
+    reset = sub.add_parser("reset", help="stop everything and wipe local data, logs and secrets")
+    reset.add_argument("--yes", action="store_true", help="do not ask")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        ctx = Context(Settings.from_env())
+        return _run(ctx, args)
+    except ConfigError as exc:
+        print(f"error: configuration: {exc}", file=sys.stderr)
+        return 2
+    except PlatformError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(ctx: Context, args: argparse.Namespace) -> int:
+    if args.command == "up":
+        started = time.monotonic()
+        print(f"fraudlake up (state in {ctx.settings.home})")
+        runner.up(ctx, sys.stdout)
+        report = runner.status(ctx, show_secrets=True)
+        print(f"\nplatform up in {time.monotonic() - started:.1f}s\n")
+        print(_table(report))
+        down = [name for name, entry in report.items() if entry["status"] != "up"]
+        if down:
+            print(f"\nerror: not healthy after start: {', '.join(down)}", file=sys.stderr)
+            return 1
+        return 0
+    if args.command == "down":
+        runner.down(ctx, sys.stdout)
+        return 0
+    if args.command == "status":
+        report = runner.status(ctx, show_secrets=args.show_secrets)
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            _print_status(report)
+        return 0 if all(entry["status"] == "up" for entry in report.values()) else 3
+    if args.command == "logs":
+        return _logs(ctx, args.service, args.lines, args.follow)
+    if args.command == "reset":
+        confirm = (lambda _q: True) if args.yes else _ask
+        return 0 if runner.reset(ctx, sys.stdout, confirm) else 1
+    raise AssertionError(args.command)
+
+
+def _ask(question: str) -> bool:
+    if not sys.stdin.isatty():
+        print(f"{question} Refusing without a terminal: pass --yes.", file=sys.stderr)
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _endpoint(name: str, connection: dict[str, Any]) -> tuple[str, str]:
+    """(where, credentials) for the summary table."""
+    if name == "postgres":
+        roles = connection["roles"]
+        where = f"{connection['host']}:{connection['port']}/{connection['database']}"
+        creds = ", ".join(f"{r['user']}/{r.get('password', '***')}" for r in roles.values())
+        return where, creds
+    if name == "kafka":
+        return connection["bootstrap_servers"], "none (PLAINTEXT on localhost)"
+    if name == "minio":
+        secret = connection.get("secret_key", "***")
+        return f"{connection['endpoint']}  console {connection['console']}", (
+            f"{connection['access_key']}/{secret}"
+        )
+    return f"{connection['web_ui']}  ({connection['task_slots']} slots)", "none"
+
+
+def _table(report: dict[str, dict[str, Any]]) -> str:
+    rows = [("SERVICE", "STATUS", "ADDRESS", "CREDENTIALS")]
+    for name, entry in report.items():
+        where, creds = _endpoint(name, entry["connection"])
+        rows.append((name, entry["status"], where, creds))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]
+        for row in rows
+    )
+
+
+def _print_status(report: dict[str, dict[str, Any]]) -> None:
+    print(_table(report))
+    for name, entry in report.items():
+        if entry["status"] != "up":
+            print(f"\n{name} is down: {entry['reason']}")
+            for line in entry["last_log_lines"]:
+                print(f"    {line}")
+
+
+def _logs(ctx: Context, name: str, lines: int, follow: bool) -> int:
+    service = runner.service_by_name(ctx, name)
+    files = [service.log_file(proc) for proc in service.processes]
+    for path in files:
+        if len(files) > 1:
+            print(f"==> {path} <==")
+        for line in tail(path, lines):
+            print(line)
+    if follow:
+        import subprocess
+
+        return subprocess.call(["tail", "-n0", "-F", *map(str, files)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""All configuration of fraudlake, read from environment variables in one place.
+
+Every variable has a local default that works on a developer machine; a bad value stops with a
+message naming the variable. Secrets never live here: they are generated on first `up` and kept in
+the state folder (see `fraudlake.platform.secrets`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One documented environment variable and its default."""
+
+    name: str
+    default: str
+    help: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("FRAUDLAKE_HOME", "<checkout>/.fraudlake", "State folder: data, logs, pid files, secrets"),
+    Variable("FRAUDLAKE_CACHE_DIR", "~/.cache/fraudlake", "Shared cache of jars, binaries, venvs"),
+    Variable("FRAUDLAKE_BIND_HOST", "127.0.0.1", "Address every service listens on"),
+    Variable("FRAUDLAKE_JAVA_HOME", "(a Java 17 JDK found on the machine)", "JDK for Kafka/Flink"),
+    Variable("FRAUDLAKE_PG_PORT", "15432", "PostgreSQL port"),
+    Variable("FRAUDLAKE_PG_OS_USER", "fraudlake", "OS user that runs PostgreSQL when run as root"),
+    Variable("FRAUDLAKE_PG_BIN_DIR", "/usr/lib/postgresql/15/bin", "PostgreSQL server binaries"),
+    Variable("FRAUDLAKE_PG_DATABASE", "fraudlake", "Platform database"),
+    Variable("FRAUDLAKE_KAFKA_PORT", "19092", "Kafka client (PLAINTEXT) port"),
+    Variable("FRAUDLAKE_KAFKA_CONTROLLER_PORT", "19093", "Kafka KRaft controller port"),
+    Variable("FRAUDLAKE_KAFKA_HEAP", "512m", "Kafka broker JVM heap (-Xmx)"),
+    Variable("FRAUDLAKE_MINIO_PORT", "19000", "MinIO S3 API port"),
+    Variable("FRAUDLAKE_MINIO_CONSOLE_PORT", "19001", "MinIO web console port"),
+    Variable("FRAUDLAKE_FLINK_REST_PORT", "18081", "Flink REST API and Web UI port"),
+    Variable("FRAUDLAKE_FLINK_RPC_PORT", "16123", "Flink JobManager RPC port"),
+    Variable("FRAUDLAKE_FLINK_BLOB_PORT", "16124", "Flink blob server port"),
+    Variable("FRAUDLAKE_FLINK_TM_RPC_PORT", "16125", "Flink TaskManager RPC port"),
+    Variable("FRAUDLAKE_FLINK_TM_DATA_PORT", "16126", "Flink TaskManager data port"),
+    Variable("FRAUDLAKE_FLINK_TASK_SLOTS", "4", "Slots of the TaskManager"),
+    Variable("FRAUDLAKE_FLINK_JM_MEMORY", "768m", "JobManager total process memory"),
+    Variable("FRAUDLAKE_FLINK_TM_MEMORY", "1536m", "TaskManager total process memory"),
+    Variable("FRAUDLAKE_FLINK_STATE_STORAGE", "s3", "Checkpoints/savepoints: s3 (MinIO) or local"),
+    Variable("FRAUDLAKE_START_TIMEOUT", "120", "Seconds to wait for one service to become ready"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Build it with `Settings.from_env()`."""
+
+    home: Path
+    cache_dir: Path
+    bind_host: str
+    java_home: Path | None
+    pg_port: int
+    pg_os_user: str
+    pg_bin_dir: Path
+    pg_database: str
+    kafka_port: int
+    kafka_controller_port: int
+    kafka_heap: str
+    minio_port: int
+    minio_console_port: int
+    flink_rest_port: int
+    flink_rpc_port: int
+    flink_blob_port: int
+    flink_tm_rpc_port: int
+    flink_tm_data_port: int
+    flink_task_slots: int
+    flink_jm_memory: str
+    flink_tm_memory: str
+    flink_state_storage: str
+    start_timeout: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        settings = cls(
+            home=reader.path("FRAUDLAKE_HOME", PROJECT_ROOT / ".fraudlake"),
+            cache_dir=reader.path("FRAUDLAKE_CACHE_DIR", _default_cache(env)),
+            bind_host=reader.text("FRAUDLAKE_BIND_HOST", "127.0.0.1"),
+            java_home=reader.optional_path("FRAUDLAKE_JAVA_HOME"),
+            pg_port=reader.port("FRAUDLAKE_PG_PORT", 15432),
+            pg_os_user=reader.text("FRAUDLAKE_PG_OS_USER", "fraudlake"),
+            pg_bin_dir=reader.path("FRAUDLAKE_PG_BIN_DIR", Path("/usr/lib/postgresql/15/bin")),
+            pg_database=reader.identifier("FRAUDLAKE_PG_DATABASE", "fraudlake"),
+            kafka_port=reader.port("FRAUDLAKE_KAFKA_PORT", 19092),
+            kafka_controller_port=reader.port("FRAUDLAKE_KAFKA_CONTROLLER_PORT", 19093),
+            kafka_heap=reader.memory("FRAUDLAKE_KAFKA_HEAP", "512m"),
+            minio_port=reader.port("FRAUDLAKE_MINIO_PORT", 19000),
+            minio_console_port=reader.port("FRAUDLAKE_MINIO_CONSOLE_PORT", 19001),
+            flink_rest_port=reader.port("FRAUDLAKE_FLINK_REST_PORT", 18081),
+            flink_rpc_port=reader.port("FRAUDLAKE_FLINK_RPC_PORT", 16123),
+            flink_blob_port=reader.port("FRAUDLAKE_FLINK_BLOB_PORT", 16124),
+            flink_tm_rpc_port=reader.port("FRAUDLAKE_FLINK_TM_RPC_PORT", 16125),
+            flink_tm_data_port=reader.port("FRAUDLAKE_FLINK_TM_DATA_PORT", 16126),
+            flink_task_slots=reader.integer("FRAUDLAKE_FLINK_TASK_SLOTS", 4, low=1, high=64),
+            flink_jm_memory=reader.memory("FRAUDLAKE_FLINK_JM_MEMORY", "768m"),
+            flink_tm_memory=reader.memory("FRAUDLAKE_FLINK_TM_MEMORY", "1536m"),
+            flink_state_storage=reader.choice("FRAUDLAKE_FLINK_STATE_STORAGE", "s3", ("s3", "local")),
+            start_timeout=reader.integer("FRAUDLAKE_START_TIMEOUT", 120, low=5, high=3600),
+        )
+        settings.check_ports_distinct()
+        return settings
+
+    def check_ports_distinct(self) -> None:
+        seen: dict[int, str] = {}
+        for field in fields(self):
+            if not field.name.endswith("_port"):
+                continue
+            port = getattr(self, field.name)
+            variable = "FRAUDLAKE_" + field.name.upper()
+            if port in seen:
+                raise ConfigError(f"{variable}: port {port} is already used by {seen[port]}")
+            seen[port] = variable
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+
+def _default_cache(env: Mapping[str, str]) -> Path:
+    xdg = env.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path(env.get("HOME", str(Path.home()))) / ".cache"
+    return base / "fraudlake"
+
+
+class _Reader:
+    """Parses typed values out of the environment, naming the variable on error."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def _raw(self, name: str) -> str | None:
+        value = self._env.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def text(self, name: str, default: str) -> str:
+        return self._raw(name) or default
+
+    def identifier(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        if not value.replace("_", "").isalnum() or not value[0].isalpha():
+            raise ConfigError(f"{name}: expected letters, digits and '_' (a SQL name), got {value!r}")
+        return value
+
+    def path(self, name: str, default: Path) -> Path:
+        raw = self._raw(name)
+        return Path(raw).expanduser().resolve() if raw else default
+
+    def optional_path(self, name: str) -> Path | None:
+        raw = self._raw(name)
+        return Path(raw).expanduser() if raw else None
+
+    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name}: expected {low}..{high}, got {value}")
+        return value
+
+    def port(self, name: str, default: int) -> int:
+        return self.integer(name, default, low=1, high=65535)
+
+    def memory(self, name: str, default: str) -> str:
+        value = self.text(name, default).lower()
+        number, unit = value[:-1], value[-1:]
+        if unit not in ("m", "g") or not number.isdigit() or int(number) == 0:
+            raise ConfigError(f"{name}: expected a size such as 512m or 2g, got {value!r}")
+        return value
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
+        value = self.text(name, default).lower()
+        if value not in allowed:
+            raise ConfigError(f"{name}: expected one of {', '.join(allowed)}, got {value!r}")
+        return value

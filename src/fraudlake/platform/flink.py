@@ -1,0 +1,235 @@
+"""A standalone Flink cluster (JobManager + TaskManager) from the `apache-flink` wheel.
+
+The wheel carries Flink's runtime; the Kafka and JDBC connectors, the PostgreSQL driver and the S3
+filesystem plugin come from Maven Central. They are assembled once per version in the cache as a
+`lib/` and `plugins/` folder beside the wheel's own jars, so jobs need no `pipeline.jars`.
+Checkpoints and savepoints go to MinIO's `flink` bucket (or local disk if so configured).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fraudlake.platform import artifacts, process
+from fraudlake.platform.service import Port, Service
+from fraudlake.platform.versions import (
+    FLINK_JDBC_CONNECTOR_VERSION,
+    FLINK_KAFKA_CONNECTOR_VERSION,
+    FLINK_VERSION,
+    POSTGRES_JDBC_DRIVER_VERSION,
+)
+
+RESOURCES = Path(__file__).parent / "resources"
+S3_PLUGIN = "flink-s3-fs-hadoop"
+
+
+class Flink(Service):
+    name = "flink"
+    processes = ("flink-jobmanager", "flink-taskmanager")
+
+    @property
+    def venv(self) -> Path:
+        return self.ctx.cache("venvs", f"flink-{FLINK_VERSION}")
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    @property
+    def home(self) -> Path:
+        """FLINK_HOME: the distribution inside the wheel."""
+        return self.venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / (
+            "site-packages/pyflink"
+        )
+
+    @property
+    def jars(self) -> Path:
+        return self.ctx.cache("flink", FLINK_VERSION, "jars")
+
+    @property
+    def lib_dir(self) -> Path:
+        return self.jars / "lib"
+
+    @property
+    def plugins_dir(self) -> Path:
+        return self.jars / "plugins"
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.ctx.data("flink") / "conf"
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.settings.bind_host}:{self.settings.flink_rest_port}"
+
+    def ports(self) -> list[Port]:
+        s = self.settings
+        return [
+            Port("FRAUDLAKE_FLINK_REST_PORT", s.flink_rest_port),
+            Port("FRAUDLAKE_FLINK_RPC_PORT", s.flink_rpc_port),
+            Port("FRAUDLAKE_FLINK_BLOB_PORT", s.flink_blob_port),
+            Port("FRAUDLAKE_FLINK_TM_RPC_PORT", s.flink_tm_rpc_port),
+            Port("FRAUDLAKE_FLINK_TM_DATA_PORT", s.flink_tm_data_port),
+        ]
+
+    def install(self) -> bool:
+        venv_built = artifacts.ensure_dir(
+            self.venv,
+            lambda dest: artifacts.python_venv(self.name, dest, [f"apache-flink=={FLINK_VERSION}"]),
+            in_place=True,
+        )
+        jars_built = artifacts.ensure_dir(self.jars, self._assemble_jars)
+        return venv_built or jars_built
+
+    def _assemble_jars(self, dest: Path) -> None:
+        downloads = dest / "downloads"
+        artifacts.maven_copy_jars(
+            self.name,
+            RESOURCES / "flink-pom.xml",
+            downloads,
+            {
+                "flink.version": FLINK_VERSION,
+                "flink.kafka.version": FLINK_KAFKA_CONNECTOR_VERSION,
+                "flink.jdbc.version": FLINK_JDBC_CONNECTOR_VERSION,
+                "postgresql.version": POSTGRES_JDBC_DRIVER_VERSION,
+            },
+            transitive=False,
+        )
+        lib = dest / "lib"
+        lib.mkdir()
+        for jar in sorted((self.home / "lib").glob("*.jar")):
+            (lib / jar.name).symlink_to(jar)
+        plugin = dest / "plugins" / "s3-fs-hadoop"
+        plugin.mkdir(parents=True)
+        for jar in sorted(downloads.glob("*.jar")):
+            target = plugin if jar.name.startswith(S3_PLUGIN) else lib
+            shutil.move(str(jar), target / jar.name)
+        downloads.rmdir()
+
+    def _config(self) -> dict[str, Any]:
+        s = self.settings
+        host = s.bind_host
+        data = self.ctx.data("flink")
+        config: dict[str, Any] = {
+            "jobmanager.rpc.address": host,
+            "jobmanager.rpc.port": s.flink_rpc_port,
+            "jobmanager.bind-host": host,
+            "jobmanager.memory.process.size": s.flink_jm_memory,
+            "taskmanager.host": host,
+            "taskmanager.bind-host": host,
+            "taskmanager.rpc.port": s.flink_tm_rpc_port,
+            "taskmanager.data.port": s.flink_tm_data_port,
+            "taskmanager.numberOfTaskSlots": s.flink_task_slots,
+            "taskmanager.memory.process.size": s.flink_tm_memory,
+            "taskmanager.memory.jvm-metaspace.size": "256m",
+            "rest.address": host,
+            "rest.bind-address": host,
+            "rest.port": s.flink_rest_port,
+            "blob.server.port": s.flink_blob_port,
+            "parallelism.default": 1,
+            "io.tmp.dirs": str(data / "tmp"),
+            "web.tmpdir": str(data / "web"),
+            "env.log.dir": str(s.log_dir),
+            "env.pid.dir": str(s.run_dir),
+            "env.java.home": str(self.ctx.java_home),
+            "state.backend.type": "hashmap",
+            "execution.checkpointing.incremental": False,
+            "restart-strategy.type": "exponential-delay",
+            "python.executable": str(self.python),
+            "python.client.executable": str(self.python),
+        }
+        if s.flink_state_storage == "s3":
+            config |= {
+                "execution.checkpointing.dir": "s3://flink/checkpoints",
+                "execution.checkpointing.savepoint-dir": "s3://flink/savepoints",
+                "s3.endpoint": f"http://{host}:{s.minio_port}",
+                "s3.path.style.access": True,
+                "s3.access-key": self.ctx.secrets["minio_root_user"],
+                "s3.secret-key": self.ctx.secrets["minio_root_password"],
+            }
+        else:
+            config |= {
+                "execution.checkpointing.dir": (data / "checkpoints").as_uri(),
+                "execution.checkpointing.savepoint-dir": (data / "savepoints").as_uri(),
+            }
+        return config
+
+    def write_conf(self) -> Path:
+        """Flink's conf folder for this checkout: our config.yaml plus the wheel's log4j files."""
+        conf = self.conf_dir
+        conf.mkdir(parents=True, exist_ok=True)
+        for name in ("log4j-console.properties", "log4j-cli.properties", "log4j.properties"):
+            shutil.copyfile(self.home / "conf" / name, conf / name)
+        target = conf / "config.yaml"
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            yaml.safe_dump(self._config(), handle, sort_keys=True)
+        for folder in ("tmp", "web"):
+            (self.ctx.data("flink") / folder).mkdir(parents=True, exist_ok=True)
+        return conf
+
+    def env(self) -> dict[str, str]:
+        """Environment for Flink's scripts (`bin/flink`, `bin/sql-client.sh`) against this cluster."""
+        env = self.ctx.java_env()
+        env |= {
+            "FLINK_HOME": str(self.home),
+            "FLINK_CONF_DIR": str(self.conf_dir),
+            "FLINK_LIB_DIR": str(self.lib_dir),
+            "FLINK_PLUGINS_DIR": str(self.plugins_dir),
+            "FLINK_LOG_DIR": str(self.settings.log_dir),
+            "PATH": f"{self.venv / 'bin'}:{env['PATH']}",
+        }
+        return env
+
+    def start(self) -> None:
+        pids = self.running()
+        if all(pid is None for pid in pids.values()):
+            self.check_ports_free()
+        self.write_conf()
+        for proc, script in (("flink-jobmanager", "jobmanager.sh"),
+                             ("flink-taskmanager", "taskmanager.sh")):
+            if pids[proc] is None:
+                process.start_detached(
+                    ["bash", str(self.home / "bin" / script), "start-foreground"],
+                    pid_file=self.pid_file(proc),
+                    log_file=self.log_file(proc),
+                    env=self.env(),
+                )
+        self.wait_until("flink cluster", self.probe)
+
+    def rest(self, path: str, timeout: float = 5) -> Any:
+        with urllib.request.urlopen(f"{self.rest_url}{path}", timeout=timeout) as response:  # noqa: S310
+            return json.load(response)
+
+    def probe(self) -> str | None:
+        try:
+            overview = self.rest("/overview")
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            return f"REST API {self.rest_url}: {exc}"
+        if overview.get("taskmanagers", 0) < 1:
+            return "no TaskManager registered yet"
+        return None
+
+    def provision(self) -> None:
+        """Nothing to create: the checkpoint bucket belongs to MinIO's provisioning."""
+
+    def connection(self, show_secrets: bool) -> dict[str, Any]:
+        config = self._config()
+        return {
+            "rest_url": self.rest_url,
+            "web_ui": self.rest_url,
+            "task_slots": self.settings.flink_task_slots,
+            "checkpoints": config["execution.checkpointing.dir"],
+            "savepoints": config["execution.checkpointing.savepoint-dir"],
+            "flink_home": str(self.home),
+            "python": str(self.python),
+        }

@@ -1,0 +1,218 @@
+"""PostgreSQL from Debian's packages, run by a dedicated OS user with its data in the state folder.
+
+Roles follow least privilege: `fraudlake_app` owns the platform database and writes operational
+data; `fraudlake_stream` (the streaming job) can connect and read the `ops` schema, nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import stat
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from fraudlake.platform import artifacts, process
+from fraudlake.platform.errors import PlatformError
+from fraudlake.platform.service import Port, Service
+from fraudlake.platform.versions import POSTGRES_MAJOR
+
+SUPERUSER = "postgres"
+APP_ROLE = "fraudlake_app"
+STREAM_ROLE = "fraudlake_stream"
+OPS_SCHEMA = "ops"
+
+
+class Postgres(Service):
+    name = "postgres"
+    processes = ("postgres",)
+    stop_signal = signal.SIGINT  # "fast" shutdown: roll back clients, checkpoint, exit
+
+    @property
+    def datadir(self) -> Path:
+        return self.ctx.data("postgres")
+
+    @property
+    def os_user(self) -> str | None:
+        """The OS user that runs the server: a dedicated one under root, else ourselves."""
+        return self.settings.pg_os_user if os.geteuid() == 0 else None
+
+    def ports(self) -> list[Port]:
+        return [Port("FRAUDLAKE_PG_PORT", self.settings.pg_port)]
+
+    def install(self) -> bool:
+        if (self.settings.pg_bin_dir / "postgres").exists():
+            return False
+        artifacts.apt_install(self.name, [f"postgresql-{POSTGRES_MAJOR}"])
+        if not (self.settings.pg_bin_dir / "postgres").exists():
+            raise PlatformError(
+                self.name,
+                f"no postgres binary in {self.settings.pg_bin_dir} after installing",
+                "set FRAUDLAKE_PG_BIN_DIR to the folder holding `postgres` and `initdb`",
+            )
+        return True
+
+    def start(self) -> None:
+        if self.running()["postgres"] is None:
+            self._prepare_datadir()
+            self.check_ports_free()
+            host, port = self.settings.bind_host, self.settings.pg_port
+            process.start_detached(
+                [
+                    str(self.settings.pg_bin_dir / "postgres"),
+                    "-D", str(self.datadir),
+                    "-c", f"listen_addresses={host}",
+                    "-c", f"port={port}",
+                    "-c", "unix_socket_directories=",
+                    "-c", "shared_buffers=128MB",
+                    "-c", "max_connections=100",
+                ],
+                pid_file=self.pid_file("postgres"),
+                log_file=self.log_file("postgres"),
+                cwd=self.datadir,
+                user=self.os_user,
+            )
+        self.wait_until("postgres", self.probe)
+
+    def probe(self) -> str | None:
+        try:
+            with self.connect(SUPERUSER, "postgres"):
+                return None
+        except psycopg.Error as exc:
+            return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+    def connect(self, role: str, dbname: str | None = None) -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            host=self.settings.bind_host,
+            port=self.settings.pg_port,
+            user=role,
+            password=self._password(role),
+            dbname=dbname or self.settings.pg_database,
+            connect_timeout=3,
+        )
+
+    def _password(self, role: str) -> str:
+        key = {SUPERUSER: "pg_superuser_password", APP_ROLE: "pg_app_password",
+               STREAM_ROLE: "pg_stream_password"}[role]
+        return self.ctx.secrets[key]
+
+    def provision(self) -> None:
+        database = self.settings.pg_database
+        with self.connect(SUPERUSER, "postgres") as conn:
+            conn.autocommit = True
+            for role in (APP_ROLE, STREAM_ROLE):
+                exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
+                verb = "alter" if exists else "create"
+                conn.execute(
+                    sql.SQL(verb + " role {} with login password {}").format(
+                        sql.Identifier(role), sql.Literal(self._password(role))
+                    )
+                )
+            conn.execute(
+                sql.SQL("alter role {} set default_transaction_read_only = on").format(
+                    sql.Identifier(STREAM_ROLE)
+                )
+            )
+            if not conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone():
+                conn.execute(
+                    sql.SQL("create database {} owner {}").format(
+                        sql.Identifier(database), sql.Identifier(APP_ROLE)
+                    )
+                )
+            conn.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(database)))
+            conn.execute(
+                sql.SQL("grant connect on database {} to {}").format(
+                    sql.Identifier(database), sql.Identifier(STREAM_ROLE)
+                )
+            )
+        with self.connect(SUPERUSER, database) as conn:
+            conn.autocommit = True
+            ident = {"ops": sql.Identifier(OPS_SCHEMA), "app": sql.Identifier(APP_ROLE),
+                     "stream": sql.Identifier(STREAM_ROLE)}
+            for statement in (
+                "revoke create on schema public from public",
+                "create schema if not exists {ops} authorization {app}",
+                "revoke all on schema {ops} from public",
+                "grant usage on schema {ops} to {stream}",
+                "grant select on all tables in schema {ops} to {stream}",
+                "alter default privileges for role {app} in schema {ops} grant select on tables to {stream}",
+            ):
+                conn.execute(sql.SQL(statement).format(**ident))
+
+    def connection(self, show_secrets: bool) -> dict[str, Any]:
+        host, port, db = self.settings.bind_host, self.settings.pg_port, self.settings.pg_database
+        roles = {}
+        for role, purpose in ((APP_ROLE, "read/write"), (STREAM_ROLE, "read-only: ops schema"),
+                              (SUPERUSER, "admin")):
+            entry: dict[str, Any] = {"user": role, "purpose": purpose}
+            if show_secrets:
+                entry["password"] = self._password(role)
+                entry["dsn"] = f"postgresql://{role}:{self._password(role)}@{host}:{port}/{db}"
+            else:
+                entry["dsn"] = f"postgresql://{role}@{host}:{port}/{db}"
+            roles[role] = entry
+        return {"host": host, "port": port, "database": db, "roles": roles}
+
+    def _prepare_datadir(self) -> None:
+        """Create the OS user and run initdb once; make the path reachable for that user."""
+        user = self.os_user
+        if user is not None:
+            _ensure_os_user(user)
+        self.datadir.parent.mkdir(parents=True, exist_ok=True)
+        if user is not None:
+            _make_traversable(self.datadir.parent, user)
+        if (self.datadir / "PG_VERSION").exists():
+            return
+        self.datadir.mkdir(mode=0o700, exist_ok=True)
+        pwfile = self.ctx.settings.run_dir / "pg-initdb.pw"
+        pwfile.parent.mkdir(parents=True, exist_ok=True)
+        pwfile.write_text(self.ctx.secrets["pg_superuser_password"] + "\n")
+        pwfile.chmod(0o600)
+        try:
+            if user is not None:
+                entry = pwd.getpwnam(user)
+                os.chown(self.datadir, entry.pw_uid, entry.pw_gid)
+                os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+            artifacts.run(
+                self.name,
+                [
+                    str(self.settings.pg_bin_dir / "initdb"),
+                    "-D", str(self.datadir),
+                    "-U", SUPERUSER,
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--no-locale",
+                ],
+                fix=f"remove {self.datadir} (fraudlake reset) and run `fraudlake up` again",
+                user=user,
+                cwd=self.datadir,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+
+def _ensure_os_user(user: str) -> None:
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        artifacts.run(
+            "postgres",
+            ["useradd", "--system", "--user-group", "--no-create-home",
+             "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", user],
+            fix=f"create the OS user yourself (useradd --system {user}) or set FRAUDLAKE_PG_OS_USER",
+        )
+
+
+def _make_traversable(folder: Path, user: str) -> None:
+    """Let `user` reach `folder`: add search (x, not read) permission for others where missing."""
+    uid = pwd.getpwnam(user).pw_uid
+    for ancestor in [folder, *folder.parents]:
+        info = ancestor.stat()
+        if info.st_uid == uid or info.st_mode & stat.S_IXOTH:
+            continue
+        ancestor.chmod(info.st_mode | stat.S_IXOTH)

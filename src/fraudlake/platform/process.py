@@ -1,0 +1,137 @@
+"""Start, find and stop the processes the platform owns, through pid files.
+
+A pid file holds the pid and the process start time (from /proc), so a recycled pid is never
+mistaken for ours and `down` only ever signals processes that `up` started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PidRecord:
+    pid: int
+    start_ticks: int
+
+
+def _start_ticks(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces; fields after it are space separated.
+    after_name = stat.rsplit(")", 1)[1].split()
+    if after_name[0] == "Z":
+        return None
+    return int(after_name[19])
+
+
+def read_pid(pid_file: Path) -> PidRecord | None:
+    try:
+        data = json.loads(pid_file.read_text())
+        return PidRecord(int(data["pid"]), int(data["start_ticks"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_pid(pid_file: Path, pid: int) -> PidRecord:
+    ticks = _start_ticks(pid)
+    if ticks is None:
+        raise ProcessLookupError(pid)
+    record = PidRecord(pid, ticks)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(json.dumps({"pid": pid, "start_ticks": ticks}))
+    return record
+
+
+def running_pid(pid_file: Path) -> int | None:
+    """The pid recorded in `pid_file` if that very process still runs, else None."""
+    record = read_pid(pid_file)
+    if record is None:
+        return None
+    return record.pid if _start_ticks(record.pid) == record.start_ticks else None
+
+
+def start_detached(
+    argv: Sequence[str],
+    *,
+    pid_file: Path,
+    log_file: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    user: str | None = None,
+) -> int:
+    """Start `argv` in its own session, output appended to `log_file`, and record its pid."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {argv[0]}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+            user=user,
+        )
+    write_pid(pid_file, proc.pid)
+    return proc.pid
+
+
+def stop(pid_file: Path, *, sig: int = signal.SIGTERM, timeout: float = 30.0) -> bool:
+    """Stop the process of `pid_file` and its process group; True if something was stopped."""
+    pid = running_pid(pid_file)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
+        return False
+    _signal_group(pid, sig)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and running_pid(pid_file) is not None:
+        time.sleep(0.2)
+    if running_pid(pid_file) is not None:
+        _signal_group(pid, signal.SIGKILL)
+        while running_pid(pid_file) is not None:
+            time.sleep(0.1)
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True if something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def tail(path: Path, lines: int = 10) -> list[str]:
+    """The last `lines` lines of a log file (empty if it does not exist)."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if line.strip()][-lines:]

@@ -1,0 +1,42 @@
+"""Credentials generated on the first `up` and kept in the state folder, readable by the owner only."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+_NAMES = (
+    "pg_superuser_password",
+    "pg_app_password",
+    "pg_stream_password",
+    "minio_root_user",
+    "minio_root_password",
+)
+
+
+def secrets_file(home: Path) -> Path:
+    return home / "secrets.json"
+
+
+def load_or_create(home: Path) -> dict[str, str]:
+    """Read the platform's secrets, generating any that are missing (file mode 0600)."""
+    path = secrets_file(home)
+    current: dict[str, str] = {}
+    if path.exists():
+        current = json.loads(path.read_text())
+    missing = [name for name in _NAMES if not current.get(name)]
+    if missing:
+        for name in missing:
+            current[name] = "fraudlake-admin" if name == "minio_root_user" else _token()
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(current, handle, indent=2)
+    os.chmod(path, 0o600)
+    return current
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(24)

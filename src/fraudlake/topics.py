@@ -1,0 +1,28 @@
+"""The Kafka topics of fraudlake, with their partitions and retention.
+
+Payments and their derived streams are keyed by customer_id, so partition counts bound how far the
+scoring job can scale out; chargebacks arrive days later and are kept long enough to label them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_DAY_MS = 24 * 60 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    retention_ms: int
+    purpose: str
+
+
+PAYMENTS = TopicSpec("payments", 6, 7 * _DAY_MS, "payment events, keyed by customer_id")
+PAYMENT_SCORES = TopicSpec("payment-scores", 6, 7 * _DAY_MS, "one score per payment")
+FRAUD_ALERTS = TopicSpec("fraud-alerts", 3, 30 * _DAY_MS, "alerts with severity and reasons")
+PAYMENTS_DLQ = TopicSpec("payments-dlq", 1, 30 * _DAY_MS, "malformed input with its reason")
+CHARGEBACKS = TopicSpec("chargebacks", 3, 180 * _DAY_MS, "fraud labels, arriving days later")
+
+TOPICS: tuple[TopicSpec, ...] = (PAYMENTS, PAYMENT_SCORES, FRAUD_ALERTS, PAYMENTS_DLQ, CHARGEBACKS)
