@@ -169,10 +169,12 @@ class Flink(Service):
         conf.mkdir(parents=True, exist_ok=True)
         for name in ("log4j-console.properties", "log4j-cli.properties", "log4j.properties"):
             shutil.copyfile(self.home / "conf" / name, conf / name)
+        # Keep the wheel's defaults (notably the JVM --add-opens flags Java 17 needs) under ours.
+        defaults = flatten(yaml.safe_load((self.home / "conf" / "config.yaml").read_text()) or {})
         target = conf / "config.yaml"
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
-            yaml.safe_dump(self._config(), handle, sort_keys=True)
+            yaml.safe_dump(defaults | self._config(), handle, sort_keys=True)
         for folder in ("tmp", "web"):
             (self.ctx.data("flink") / folder).mkdir(parents=True, exist_ok=True)
         return conf
@@ -233,3 +235,15 @@ class Flink(Service):
             "flink_home": str(self.home),
             "python": str(self.python),
         }
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flink's nested YAML as flat dotted keys, so our settings override the wheel's."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat |= flatten(value, f"{name}.")
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,75 @@
+"""PostgreSQL: each platform role connects; the streaming role reads ops data and writes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from fraudlake.platform.postgres import APP_ROLE, OPS_SCHEMA, STREAM_ROLE, SUPERUSER, Postgres
+
+
+@pytest.mark.parametrize("role", [SUPERUSER, APP_ROLE, STREAM_ROLE])
+def test_each_role_connects_to_the_platform_database(postgres: Postgres, role: str) -> None:
+    with postgres.connect(role) as conn:
+        row = conn.execute("select current_user, current_database()").fetchone()
+    assert row == (role, postgres.settings.pg_database)
+
+
+@pytest.fixture
+def ops_table(postgres: Postgres) -> Iterator[sql.Composed]:
+    """A table the app role creates in `ops`, like customer profiles; dropped afterwards."""
+    table = sql.Identifier(OPS_SCHEMA, f"probe_{uuid.uuid4().hex[:8]}")
+    with postgres.connect(APP_ROLE) as conn:
+        conn.execute(sql.SQL("create table {} (customer_id text primary key, country text)").format(table))
+        conn.execute(sql.SQL("insert into {} values ('c-1', 'DE')").format(table))
+    yield sql.SQL("{}").format(table)
+    with postgres.connect(APP_ROLE) as conn:
+        conn.execute(sql.SQL("drop table {}").format(table))
+
+
+def test_stream_role_reads_ops_tables(postgres: Postgres, ops_table: sql.Composed) -> None:
+    with postgres.connect(STREAM_ROLE) as conn:
+        rows = conn.execute(sql.SQL("select customer_id, country from {}").format(ops_table)).fetchall()
+    assert rows == [("c-1", "DE")]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "insert into {table} values ('c-2', 'FR')",
+        "update {table} set country = 'FR'",
+        "delete from {table}",
+        "create table ops.stream_owned (x int)",
+        "create table public.stream_owned (x int)",
+    ],
+)
+def test_stream_role_cannot_write(postgres: Postgres, ops_table: sql.Composed, statement: str) -> None:
+    with postgres.connect(STREAM_ROLE) as conn, pytest.raises(psycopg.Error) as raised:
+        conn.execute(sql.SQL(statement).format(table=ops_table))
+    assert isinstance(raised.value, psycopg.errors.InsufficientPrivilege | psycopg.errors.ReadOnlySqlTransaction)
+    with postgres.connect(APP_ROLE) as conn:
+        rows = conn.execute(sql.SQL("select customer_id, country from {}").format(ops_table)).fetchall()
+    assert rows == [("c-1", "DE")]
+
+
+def test_stream_role_cannot_write_even_outside_read_only_default(
+    postgres: Postgres, ops_table: sql.Composed
+) -> None:
+    """Privileges, not just the read-only session default, keep the streaming role out."""
+    with postgres.connect(STREAM_ROLE) as conn:
+        conn.execute("set default_transaction_read_only = off")
+        conn.commit()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(sql.SQL("insert into {} values ('c-3', 'PL')").format(ops_table))
+
+
+def test_server_runs_as_dedicated_non_root_user(postgres: Postgres) -> None:
+    pid = postgres.running()["postgres"]
+    assert pid is not None
+    with open(f"/proc/{pid}/status") as status:
+        uid = next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
+    assert uid != 0
