@@ -110,8 +110,7 @@ def _table(report: dict[str, dict[str, Any]]) -> str:
         rows.append((name, entry["status"], where, creds))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     return "\n".join(
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]
-        for row in rows
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows
     )
 
 

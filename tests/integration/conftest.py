@@ -30,7 +30,12 @@ def fraudlake(*args: str) -> subprocess.CompletedProcess[str]:
     """Run the real CLI, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "fraudlake.cli", *args],
-        capture_output=True, text=True, env=dict(os.environ), cwd=ROOT, timeout=1800, check=False,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        cwd=ROOT,
+        timeout=1800,
+        check=False,
     )
 
 

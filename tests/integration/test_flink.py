@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,8 +57,13 @@ def _produce(kafka: Kafka, topic: str, records: list[dict[str, Any]]) -> None:
 
 
 def _consume(kafka: Kafka, topic: str, expected: int) -> list[dict[str, Any]]:
-    consumer = KafkaConsumer(topic, bootstrap_servers=kafka.bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=20_000)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=kafka.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=20_000,
+    )
     try:
         records: list[dict[str, Any]] = []
         for message in consumer:
@@ -74,7 +78,11 @@ def _consume(kafka: Kafka, topic: str, expected: int) -> list[dict[str, Any]]:
 def _submit(flink: Flink, *args: str) -> str:
     done = subprocess.run(
         ["bash", str(flink.home / "bin" / "flink"), "run", "-d", "-py", str(JOB), *args],
-        env=flink.env(), capture_output=True, text=True, timeout=300, check=False,
+        env=flink.env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout.split("JobID")[-1].strip().split()[0]
@@ -109,15 +117,6 @@ def test_sql_job_copies_kafka_topic_to_kafka_topic(
     )
 
 
-def _post(flink: Flink, path: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(
-        f"{flink.rest_url}{path}", data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return json.load(response)
-
-
 def test_savepoint_lands_in_minio_flink_bucket(
     flink: Flink, kafka: Kafka, minio: Minio, topics: tuple[str, str]
 ) -> None:
@@ -128,7 +127,7 @@ def test_savepoint_lands_in_minio_flink_bucket(
     job_id = _submit(flink, kafka.bootstrap, source, sink, f"test-{source}", "unbounded")
     _wait_job_state(flink, job_id, {"RUNNING"})
     assert _consume(kafka, sink, expected=1) == [{"payment_id": "P-1", "amount_cents": 100}]
-    trigger = _post(flink, f"/jobs/{job_id}/stop", {"drain": False})
+    trigger = flink.rest(f"/jobs/{job_id}/stop", {"drain": False})
     deadline = time.monotonic() + 120
     status: dict[str, Any] = {}
     while time.monotonic() < deadline:

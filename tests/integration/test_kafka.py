@@ -34,8 +34,9 @@ def test_keyed_record_round_trips(kafka: Kafka, spec: TopicSpec) -> None:
     finally:
         producer.close()
     partition = TopicPartition(spec.name, metadata.partition)
-    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap, enable_auto_commit=False,
-                             consumer_timeout_ms=10_000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=kafka.bootstrap, enable_auto_commit=False, consumer_timeout_ms=10_000
+    )
     try:
         consumer.assign([partition])
         consumer.seek(partition, metadata.offset)

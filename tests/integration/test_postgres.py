@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -50,7 +51,9 @@ def test_stream_role_reads_ops_tables(postgres: Postgres, ops_table: sql.Compose
 def test_stream_role_cannot_write(postgres: Postgres, ops_table: sql.Composed, statement: str) -> None:
     with postgres.connect(STREAM_ROLE) as conn, pytest.raises(psycopg.Error) as raised:
         conn.execute(sql.SQL(statement).format(table=ops_table))
-    assert isinstance(raised.value, psycopg.errors.InsufficientPrivilege | psycopg.errors.ReadOnlySqlTransaction)
+    assert isinstance(
+        raised.value, psycopg.errors.InsufficientPrivilege | psycopg.errors.ReadOnlySqlTransaction
+    )
     with postgres.connect(APP_ROLE) as conn:
         rows = conn.execute(sql.SQL("select customer_id, country from {}").format(ops_table)).fetchall()
     assert rows == [("c-1", "DE")]
@@ -70,6 +73,6 @@ def test_stream_role_cannot_write_even_outside_read_only_default(
 def test_server_runs_as_dedicated_non_root_user(postgres: Postgres) -> None:
     pid = postgres.running()["postgres"]
     assert pid is not None
-    with open(f"/proc/{pid}/status") as status:
-        uid = next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    uid = next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
     assert uid != 0

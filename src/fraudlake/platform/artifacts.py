@@ -81,7 +81,9 @@ def run(
         output = (done.stdout + done.stderr).strip().splitlines()[-15:]
         detail = "\n    ".join(output)
         raise PlatformError(
-            service, f"`{' '.join(argv[:4])} ...` failed (exit {done.returncode}):\n    {detail}", fix
+            service,
+            f"`{' '.join(argv[:4])} ...` failed (exit {done.returncode}):\n    {detail}",
+            fix,
         )
     return done.stdout
 
@@ -132,5 +134,12 @@ def python_venv(service: str, dest: Path, requirements: Sequence[str]) -> None:
     python = shutil.which("python3.11") or shutil.which("python3") or "python3"
     fix = "check that PyPI is reachable (pip config list) and Python 3.11 has venv"
     run(service, [python, "-m", "venv", str(dest)], fix=fix)
-    pip = [str(dest / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    pip = [
+        str(dest / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]
     run(service, [*pip, *requirements], fix=fix)

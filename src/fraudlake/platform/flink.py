@@ -47,8 +47,11 @@ class Flink(Service):
     @property
     def home(self) -> Path:
         """FLINK_HOME: the distribution inside the wheel."""
-        return self.venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / (
-            "site-packages/pyflink"
+        return (
+            self.venv
+            / "lib"
+            / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+            / ("site-packages/pyflink")
         )
 
     @property
@@ -197,8 +200,10 @@ class Flink(Service):
         if all(pid is None for pid in pids.values()):
             self.check_ports_free()
         self.write_conf()
-        for proc, script in (("flink-jobmanager", "jobmanager.sh"),
-                             ("flink-taskmanager", "taskmanager.sh")):
+        for proc, script in (
+            ("flink-jobmanager", "jobmanager.sh"),
+            ("flink-taskmanager", "taskmanager.sh"),
+        ):
             if pids[proc] is None:
                 process.start_detached(
                     ["bash", str(self.home / "bin" / script), "start-foreground"],
@@ -208,8 +213,15 @@ class Flink(Service):
                 )
         self.wait_until("flink cluster", self.probe)
 
-    def rest(self, path: str, timeout: float = 5) -> Any:
-        with urllib.request.urlopen(f"{self.rest_url}{path}", timeout=timeout) as response:  # noqa: S310
+    def rest(self, path: str, body: dict[str, Any] | None = None, timeout: float = 5) -> Any:
+        """Call the cluster's REST API: GET, or POST with a JSON body."""
+        request = urllib.request.Request(  # noqa: S310 (our own http endpoint)
+            f"{self.rest_url}{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            method="GET" if body is None else "POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return json.load(response)
 
     def probe(self) -> str | None:

@@ -41,8 +41,11 @@ class Kafka(Service):
         return artifacts.ensure_dir(
             self.libs,
             lambda dest: artifacts.maven_copy_jars(
-                self.name, RESOURCES / "kafka-pom.xml", dest,
-                {"kafka.version": KAFKA_VERSION}, transitive=True,
+                self.name,
+                RESOURCES / "kafka-pom.xml",
+                dest,
+                {"kafka.version": KAFKA_VERSION},
+                transitive=True,
             ),
         )
 
@@ -83,8 +86,10 @@ class Kafka(Service):
             "-XX:MaxGCPauseMillis=20",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={RESOURCES / 'kafka-log4j2.yaml'}",
-            "-cp", f"{self.libs}/*",
-            main, *args,
+            "-cp",
+            f"{self.libs}/*",
+            main,
+            *args,
         ]
 
     def start(self) -> None:
@@ -94,8 +99,15 @@ class Kafka(Service):
             if not (self.ctx.data("kafka") / "meta.properties").exists():
                 artifacts.run(
                     self.name,
-                    self._java("kafka.tools.StorageTool", "format", "--ignore-formatted",
-                               "-t", _cluster_id(), "-c", str(config)),
+                    self._java(
+                        "kafka.tools.StorageTool",
+                        "format",
+                        "--ignore-formatted",
+                        "-t",
+                        _cluster_id(),
+                        "-c",
+                        str(config),
+                    ),
                     fix="run `fraudlake reset` to clear the Kafka data folder, then `fraudlake up`",
                     env=self.ctx.java_env(),
                 )
@@ -108,8 +120,11 @@ class Kafka(Service):
         self.wait_until("kafka broker", self.probe)
 
     def admin(self) -> KafkaAdminClient:
-        return KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="fraudlake-platform",
-                                request_timeout_ms=10_000)
+        return KafkaAdminClient(
+            bootstrap_servers=self.bootstrap,
+            client_id="fraudlake-platform",
+            request_timeout_ms=10_000,
+        )
 
     def probe(self) -> str | None:
         if not process.port_open(self.settings.bind_host, self.settings.kafka_port):
@@ -131,18 +146,27 @@ class Kafka(Service):
         try:
             existing = set(admin.list_topics())
             missing = [
-                NewTopic(spec.name, spec.partitions, 1,
-                         topic_configs={"retention.ms": str(spec.retention_ms)})
-                for spec in TOPICS if spec.name not in existing
+                NewTopic(
+                    spec.name,
+                    spec.partitions,
+                    1,
+                    topic_configs={"retention.ms": str(spec.retention_ms)},
+                )
+                for spec in TOPICS
+                if spec.name not in existing
             ]
             if missing:
                 admin.create_topics(missing)
             present = [spec for spec in TOPICS if spec.name in existing]
             if present:
-                described = {t["name"]: len(t["partitions"])
-                             for t in admin.describe_topics([s.name for s in present])}
-                grow = {spec.name: NewPartitions(spec.partitions) for spec in present
-                        if described.get(spec.name, spec.partitions) < spec.partitions}
+                described = {
+                    t["name"]: len(t["partitions"]) for t in admin.describe_topics([s.name for s in present])
+                }
+                grow = {
+                    spec.name: NewPartitions(spec.partitions)
+                    for spec in present
+                    if described.get(spec.name, spec.partitions) < spec.partitions
+                }
                 if grow:
                     admin.create_partitions(grow)
         finally:
@@ -152,8 +176,10 @@ class Kafka(Service):
         return {
             "bootstrap_servers": self.bootstrap,
             "security_protocol": "PLAINTEXT",
-            "topics": {spec.name: {"partitions": spec.partitions, "retention_ms": spec.retention_ms}
-                       for spec in TOPICS},
+            "topics": {
+                spec.name: {"partitions": spec.partitions, "retention_ms": spec.retention_ms}
+                for spec in TOPICS
+            },
         }
 
 

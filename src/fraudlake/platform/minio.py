@@ -40,7 +40,12 @@ class Minio(Service):
 
     def _build(self, dest: Path) -> None:
         go = artifacts.require_command(self.name, "go", "install Go 1.24+ (apt-get install -y golang)")
-        env = {**os.environ, "GOBIN": str(dest / "bin"), "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"}
+        env = {
+            **os.environ,
+            "GOBIN": str(dest / "bin"),
+            "CGO_ENABLED": "0",
+            "GOFLAGS": "-buildvcs=false",
+        }
         artifacts.run(
             self.name,
             [go, "install", f"{MINIO_MODULE}@{MINIO_VERSION}"],
@@ -61,9 +66,13 @@ class Minio(Service):
             }
             process.start_detached(
                 [
-                    str(self.binary), "server", "--quiet",
-                    "--address", f"{host}:{self.settings.minio_port}",
-                    "--console-address", f"{host}:{self.settings.minio_console_port}",
+                    str(self.binary),
+                    "server",
+                    "--quiet",
+                    "--address",
+                    f"{host}:{self.settings.minio_port}",
+                    "--console-address",
+                    f"{host}:{self.settings.minio_console_port}",
                     str(self.ctx.data("minio")),
                 ],
                 pid_file=self.pid_file("minio"),

@@ -64,12 +64,18 @@ class Postgres(Service):
             process.start_detached(
                 [
                     str(self.settings.pg_bin_dir / "postgres"),
-                    "-D", str(self.datadir),
-                    "-c", f"listen_addresses={host}",
-                    "-c", f"port={port}",
-                    "-c", "unix_socket_directories=",
-                    "-c", "shared_buffers=128MB",
-                    "-c", "max_connections=100",
+                    "-D",
+                    str(self.datadir),
+                    "-c",
+                    f"listen_addresses={host}",
+                    "-c",
+                    f"port={port}",
+                    "-c",
+                    "unix_socket_directories=",
+                    "-c",
+                    "shared_buffers=128MB",
+                    "-c",
+                    "max_connections=100",
                 ],
                 pid_file=self.pid_file("postgres"),
                 log_file=self.log_file("postgres"),
@@ -96,8 +102,11 @@ class Postgres(Service):
         )
 
     def _password(self, role: str) -> str:
-        key = {SUPERUSER: "pg_superuser_password", APP_ROLE: "pg_app_password",
-               STREAM_ROLE: "pg_stream_password"}[role]
+        key = {
+            SUPERUSER: "pg_superuser_password",
+            APP_ROLE: "pg_app_password",
+            STREAM_ROLE: "pg_stream_password",
+        }[role]
         return self.ctx.secrets[key]
 
     def provision(self) -> None:
@@ -131,8 +140,11 @@ class Postgres(Service):
             )
         with self.connect(SUPERUSER, database) as conn:
             conn.autocommit = True
-            ident = {"ops": sql.Identifier(OPS_SCHEMA), "app": sql.Identifier(APP_ROLE),
-                     "stream": sql.Identifier(STREAM_ROLE)}
+            ident = {
+                "ops": sql.Identifier(OPS_SCHEMA),
+                "app": sql.Identifier(APP_ROLE),
+                "stream": sql.Identifier(STREAM_ROLE),
+            }
             for statement in (
                 "revoke create on schema public from public",
                 "create schema if not exists {ops} authorization {app}",
@@ -146,8 +158,11 @@ class Postgres(Service):
     def connection(self, show_secrets: bool) -> dict[str, Any]:
         host, port, db = self.settings.bind_host, self.settings.pg_port, self.settings.pg_database
         roles = {}
-        for role, purpose in ((APP_ROLE, "read/write"), (STREAM_ROLE, "read-only: ops schema"),
-                              (SUPERUSER, "admin")):
+        for role, purpose in (
+            (APP_ROLE, "read/write"),
+            (STREAM_ROLE, "read-only: ops schema"),
+            (SUPERUSER, "admin"),
+        ):
             entry: dict[str, Any] = {"user": role, "purpose": purpose}
             if show_secrets:
                 entry["password"] = self._password(role)
@@ -181,8 +196,10 @@ class Postgres(Service):
                 self.name,
                 [
                     str(self.settings.pg_bin_dir / "initdb"),
-                    "-D", str(self.datadir),
-                    "-U", SUPERUSER,
+                    "-D",
+                    str(self.datadir),
+                    "-U",
+                    SUPERUSER,
                     f"--pwfile={pwfile}",
                     "--auth=scram-sha-256",
                     "--encoding=UTF8",
@@ -202,8 +219,17 @@ def _ensure_os_user(user: str) -> None:
     except KeyError:
         artifacts.run(
             "postgres",
-            ["useradd", "--system", "--user-group", "--no-create-home",
-             "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", user],
+            [
+                "useradd",
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                user,
+            ],
             fix=f"create the OS user yourself (useradd --system {user}) or set FRAUDLAKE_PG_OS_USER",
         )
 

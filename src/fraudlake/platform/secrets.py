@@ -34,7 +34,7 @@ def load_or_create(home: Path) -> dict[str, str]:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(current, handle, indent=2)
-    os.chmod(path, 0o600)
+    path.chmod(0o600)
     return current
 
 

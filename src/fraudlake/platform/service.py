@@ -110,9 +110,7 @@ class Service(ABC):
             if any(pid is None for pid in self.running().values()):
                 break
             time.sleep(0.5)
-        logs = "\n    ".join(
-            line for proc in self.processes for line in process.tail(self.log_file(proc), 8)
-        )
+        logs = "\n    ".join(line for proc in self.processes for line in process.tail(self.log_file(proc), 8))
         raise PlatformError(
             self.name,
             f"{what} did not become ready ({problem}); last log lines:\n    {logs}",

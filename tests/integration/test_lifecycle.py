@@ -1,0 +1,117 @@
+"""The CLI's promises: `up` is idempotent, `status` explains a dead service, `down` leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from fraudlake.platform.context import Context
+from fraudlake.platform.runner import services
+from tests.integration.conftest import fraudlake
+
+
+def _pids(ctx: Context) -> dict[str, int | None]:
+    return {proc: pid for service in services(ctx) for proc, pid in service.running().items()}
+
+
+def test_second_up_starts_nothing(ctx: Context) -> None:
+    before = _pids(ctx)
+    done = fraudlake("up")
+    assert done.returncode == 0, done.stderr
+    assert _pids(ctx) == before
+    assert all(pid is not None for pid in before.values())
+    for service in ("postgres", "kafka", "minio", "flink"):
+        assert f"start {service} ..." in done.stdout
+    assert done.stdout.count("(already running)") == 4
+    assert done.stdout.count("(cached)") == 4
+
+
+def test_status_reports_killed_service_as_down_with_reason(ctx: Context) -> None:
+    minio_pid = _pids(ctx)["minio"]
+    assert minio_pid is not None
+    os.kill(minio_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while _pids(ctx)["minio"] is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    done = fraudlake("status", "--json")
+    report = json.loads(done.stdout)
+    assert done.returncode == 3
+    assert report["minio"]["status"] == "down"
+    assert "not running: minio" in report["minio"]["reason"]
+    assert report["minio"]["last_log_lines"], "the log tail explains the death"
+    assert {name: entry["status"] for name, entry in report.items() if name != "minio"} == {
+        "postgres": "up",
+        "kafka": "up",
+        "flink": "up",
+    }
+    assert "password" not in done.stdout and "secret_key" not in done.stdout
+
+    text = fraudlake("status")
+    assert "minio is down: not running: minio" in text.stdout
+
+    restarted = fraudlake("up")
+    assert restarted.returncode == 0, restarted.stderr
+    assert restarted.stdout.count("(already running)") == 3
+    assert json.loads(fraudlake("status", "--json").stdout)["minio"]["status"] == "up"
+
+
+def test_status_json_gives_connection_details(ctx: Context) -> None:
+    hidden = json.loads(fraudlake("status", "--json").stdout)
+    shown = json.loads(fraudlake("status", "--json", "--show-secrets").stdout)
+    s = ctx.settings
+    assert hidden["kafka"]["connection"]["bootstrap_servers"] == f"{s.bind_host}:{s.kafka_port}"
+    assert hidden["flink"]["connection"]["rest_url"] == f"http://{s.bind_host}:{s.flink_rest_port}"
+    assert hidden["minio"]["connection"]["endpoint"] == f"http://{s.bind_host}:{s.minio_port}"
+    assert "secret_key" not in hidden["minio"]["connection"]
+    assert shown["minio"]["connection"]["secret_key"] == ctx.secrets["minio_root_password"]
+    app = shown["postgres"]["connection"]["roles"]["fraudlake_app"]
+    assert app["dsn"] == (
+        f"postgresql://fraudlake_app:{ctx.secrets['pg_app_password']}"
+        f"@{s.bind_host}:{s.pg_port}/{s.pg_database}"
+    )
+
+
+def _alive(pid: int) -> bool:
+    """True if the process exists and is not a zombie waiting for its parent to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _our_processes(ctx: Context) -> list[str]:
+    """Command lines of live processes that use this checkout's state folder."""
+    marker = str(ctx.settings.home)
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if marker in cmdline and "pytest" not in cmdline:
+            found.append(f"{entry.name}: {cmdline[:200]}")
+    return found
+
+
+def test_down_leaves_no_process_and_keeps_data(ctx: Context) -> None:
+    before = {pid for pid in _pids(ctx).values() if pid is not None}
+    assert _our_processes(ctx), "the running platform is visible by its state folder"
+
+    done = fraudlake("down")
+    assert done.returncode == 0, done.stderr
+    assert all(pid is None for pid in _pids(ctx).values())
+    assert not [pid for pid in before if _alive(pid)]
+    assert _our_processes(ctx) == []
+    assert (ctx.settings.data_dir / "postgres" / "PG_VERSION").exists()
+    assert (ctx.settings.data_dir / "kafka" / "meta.properties").exists()
+
+    again = fraudlake("up")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.count("(started)") == 4

@@ -1,0 +1,59 @@
+"""Cached installs: a finished build is reused; an interrupted one is never mistaken for finished."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fraudlake.platform import artifacts
+from fraudlake.platform.errors import PlatformError
+
+
+def test_build_once_then_cached(tmp_path: Path) -> None:
+    calls: list[Path] = []
+
+    def build(folder: Path) -> None:
+        calls.append(folder)
+        (folder / "tool").write_text("binary")
+
+    dest = tmp_path / "tool" / "1.0"
+    assert artifacts.ensure_dir(dest, build) is True
+    assert artifacts.ensure_dir(dest, build) is False
+    assert len(calls) == 1
+    assert (dest / "tool").read_text() == "binary"
+    assert calls[0] != dest, "built in a scratch folder, moved into place when complete"
+
+
+def test_failed_build_leaves_nothing_behind(tmp_path: Path) -> None:
+    def build(folder: Path) -> None:
+        (folder / "half").write_text("x")
+        raise PlatformError("kafka", "download failed", "retry")
+
+    dest = tmp_path / "kafka" / "4.1.1"
+    with pytest.raises(PlatformError):
+        artifacts.ensure_dir(dest, build)
+    assert not dest.exists()
+    assert list(dest.parent.iterdir()) == []
+
+
+def test_in_place_build_without_marker_is_redone(tmp_path: Path) -> None:
+    dest = tmp_path / "venv"
+    dest.mkdir()
+    (dest / "stale").write_text("from an interrupted run")
+    assert artifacts.ensure_dir(dest, lambda f: (f / "fresh").write_text("ok"), in_place=True)
+    assert sorted(p.name for p in dest.iterdir()) == [".complete", "fresh"]
+
+
+def test_failed_command_names_service_cause_and_fix() -> None:
+    with pytest.raises(PlatformError) as error:
+        artifacts.run("minio", ["sh", "-c", "echo 'proxy refused' >&2; exit 3"], fix="check GOPROXY")
+    rendered = error.value.render()
+    assert rendered.startswith("error: [minio] `sh -c")
+    assert "exit 3" in rendered and "proxy refused" in rendered
+    assert rendered.endswith("fix: check GOPROXY")
+
+
+def test_missing_command_is_a_platform_error() -> None:
+    with pytest.raises(PlatformError, match="command not found: no-such-tool-xyz"):
+        artifacts.run("kafka", ["no-such-tool-xyz"], fix="install it")

@@ -1,0 +1,56 @@
+"""The CLI turns bad configuration and a taken port into one clear message, not a stack trace."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from fraudlake import cli
+from fraudlake.config import Settings
+from fraudlake.platform.context import Context
+from fraudlake.platform.errors import PlatformError
+from fraudlake.platform.minio import Minio
+
+
+def test_bad_config_exits_2_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FRAUDLAKE_KAFKA_PORT", "ninety")
+    assert cli.main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "error: configuration: FRAUDLAKE_KAFKA_PORT: expected an integer, got 'ninety'"
+
+
+def test_taken_port_names_service_cause_and_fix(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        settings = Settings.from_env({"FRAUDLAKE_HOME": str(tmp_path), "FRAUDLAKE_MINIO_PORT": str(port)})
+        with pytest.raises(PlatformError) as error:
+            Minio(Context(settings)).check_ports_free()
+    assert error.value.service == "minio"
+    assert error.value.cause == f"port {port} is already in use by another program"
+    assert "FRAUDLAKE_MINIO_PORT" in error.value.fix
+
+
+def test_reset_without_terminal_or_yes_refuses(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state"
+    (state / "data").mkdir(parents=True)
+    monkeypatch.setenv("FRAUDLAKE_HOME", str(state))
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert cli.main(["reset"]) == 1
+    assert (state / "data").exists()
+    assert "pass --yes" in capsys.readouterr().err
+
+
+def test_reset_yes_wipes_state_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    (state / "data" / "kafka").mkdir(parents=True)
+    monkeypatch.setenv("FRAUDLAKE_HOME", str(state))
+    assert cli.main(["reset", "--yes"]) == 0
+    assert not state.exists()

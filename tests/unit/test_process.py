@@ -1,0 +1,74 @@
+"""Pid files: only the very process `up` started is ours; `stop` ends it and its children."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+from fraudlake.platform import process
+
+
+def test_start_record_and_stop(tmp_path: Path) -> None:
+    pid_file, log_file = tmp_path / "run" / "x.pid", tmp_path / "logs" / "x.log"
+    pid = process.start_detached(
+        [sys.executable, "-c", "import time; print('hello', flush=True); time.sleep(60)"],
+        pid_file=pid_file,
+        log_file=log_file,
+    )
+    assert process.running_pid(pid_file) == pid
+    assert os.getsid(pid) == pid, "runs in its own session, so `down` can signal its group"
+    assert process.stop(pid_file, timeout=10) is True
+    assert process.running_pid(pid_file) is None
+    assert not pid_file.exists()
+    assert process.stop(pid_file) is False
+
+
+def test_recycled_pid_is_not_ours(tmp_path: Path) -> None:
+    pid_file = tmp_path / "stale.pid"
+    pid_file.write_text(json.dumps({"pid": os.getpid(), "start_ticks": 1}))
+    assert process.running_pid(pid_file) is None
+    assert process.stop(pid_file) is False
+    assert not pid_file.exists()
+
+
+def test_garbage_pid_file_reads_as_not_running(tmp_path: Path) -> None:
+    pid_file = tmp_path / "bad.pid"
+    pid_file.write_text("not json")
+    assert process.running_pid(pid_file) is None
+
+
+def test_stop_escalates_to_sigkill(tmp_path: Path) -> None:
+    pid_file = tmp_path / "stubborn.pid"
+    process.start_detached(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('ready', flush=True); time.sleep(60)",
+        ],
+        pid_file=pid_file,
+        log_file=tmp_path / "stubborn.log",
+    )
+    while "ready" not in (tmp_path / "stubborn.log").read_text():
+        pass
+    assert process.stop(pid_file, timeout=0.5) is True
+    assert process.running_pid(pid_file) is None
+
+
+def test_port_open() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert process.port_open("127.0.0.1", port)
+    assert not process.port_open("127.0.0.1", port)
+
+
+def test_tail_returns_last_nonblank_lines(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("".join(f"line {i}\n\n" for i in range(100)))
+    assert process.tail(log, 3) == ["line 97", "line 98", "line 99"]
+    assert process.tail(tmp_path / "missing.log") == []
