@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (`./fraudlake test`, also what .ci/run calls): lint, type-check, then
-# unit and integration tests. Integration tests start the local platform themselves (`fraudlake up`,
-# a no-op when it already runs) and leave it running for the next run; `./fraudlake down` stops it.
+# unit and integration tests against the local platform, which it starts first (`fraudlake up`, a
+# no-op when it already runs) and leaves running for the next run; `./fraudlake down` stops it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$ROOT/.venv/bin"
@@ -26,5 +26,7 @@ step "ruff"
 "$BIN/ruff" format --check .
 step "mypy"
 "$BIN/mypy"
+step "platform (fraudlake up)"
+"$BIN/fraudlake" up
 step "pytest"
 "$BIN/pytest" "$@"

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 from fraudlake.platform import process
@@ -72,3 +73,23 @@ def test_tail_returns_last_nonblank_lines(tmp_path: Path) -> None:
     log.write_text("".join(f"line {i}\n\n" for i in range(100)))
     assert process.tail(log, 3) == ["line 97", "line 98", "line 99"]
     assert process.tail(tmp_path / "missing.log") == []
+
+
+def test_tree_rss_counts_descendants(tmp_path: Path) -> None:
+    pid_file = tmp_path / "tree.pid"
+    script = (
+        "import subprocess, sys, time; "
+        "subprocess.Popen([sys.executable, '-c', 'import time; x = bytearray(64 << 20); time.sleep(60)']); "
+        "time.sleep(60)"
+    )
+    pid = process.start_detached(
+        [sys.executable, "-c", script], pid_file=pid_file, log_file=tmp_path / "t.log"
+    )
+    try:
+        own = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        deadline = time.monotonic() + 10
+        while process.tree_rss_bytes(pid) < own + (64 << 20) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert process.tree_rss_bytes(pid) >= own + (64 << 20)
+    finally:
+        process.stop(pid_file, timeout=5)

@@ -18,7 +18,7 @@ from fraudlake.platform.flink import Flink
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.minio import Minio
 from fraudlake.platform.postgres import Postgres
-from fraudlake.platform.process import tail
+from fraudlake.platform.process import tail, tree_rss_bytes
 from fraudlake.platform.service import Service
 
 
@@ -107,6 +107,9 @@ def status(ctx: Context, show_secrets: bool = False) -> dict[str, dict[str, Any]
         entry: dict[str, Any] = {
             "status": "up" if health.up else "down",
             "pids": health.processes,
+            "rss_mb": round(
+                sum(tree_rss_bytes(pid) for pid in health.processes.values() if pid is not None) / 2**20
+            ),
             "logs": [str(service.log_file(proc)) for proc in service.processes],
             "connection": service.connection(show_secrets),
         }
