@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -132,8 +133,6 @@ def _logs(ctx: Context, name: str, lines: int, follow: bool) -> int:
         for line in tail(path, lines):
             print(line)
     if follow:
-        import subprocess
-
         return subprocess.call(["tail", "-n0", "-F", *map(str, files)])
     return 0
 

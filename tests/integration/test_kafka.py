@@ -56,3 +56,17 @@ def test_same_key_lands_on_same_partition(kafka: Kafka) -> None:
     finally:
         producer.close()
     assert len(partitions) == 1
+
+
+def test_provision_restores_drifted_retention(kafka: Kafka) -> None:
+    spec = TOPICS[-1]
+    admin = kafka.admin()
+    try:
+        admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, spec.name, configs={"retention.ms": "1000"})]
+        )
+        kafka.provision()
+        configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, spec.name)])
+    finally:
+        admin.close()
+    assert configs["topic"][spec.name]["retention.ms"]["value"] == str(spec.retention_ms)

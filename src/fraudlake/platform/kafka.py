@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaAdminClient
-from kafka.admin import NewPartitions, NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
 from kafka.errors import KafkaError
 
 from fraudlake.platform import artifacts, process
@@ -142,15 +142,16 @@ class Kafka(Service):
         return None
 
     def provision(self) -> None:
+        """Create missing topics; grow partitions and restore retention where they drifted.
+
+        Partitions are never shrunk (Kafka cannot), so a topic with more than asked is left alone.
+        """
         admin = self.admin()
         try:
             existing = set(admin.list_topics())
             missing = [
                 NewTopic(
-                    spec.name,
-                    spec.partitions,
-                    1,
-                    topic_configs={"retention.ms": str(spec.retention_ms)},
+                    spec.name, spec.partitions, 1, topic_configs={"retention.ms": str(spec.retention_ms)}
                 )
                 for spec in TOPICS
                 if spec.name not in existing
@@ -158,17 +159,30 @@ class Kafka(Service):
             if missing:
                 admin.create_topics(missing)
             present = [spec for spec in TOPICS if spec.name in existing]
-            if present:
-                described = {
-                    t["name"]: len(t["partitions"]) for t in admin.describe_topics([s.name for s in present])
-                }
-                grow = {
-                    spec.name: NewPartitions(spec.partitions)
-                    for spec in present
-                    if described.get(spec.name, spec.partitions) < spec.partitions
-                }
-                if grow:
-                    admin.create_partitions(grow)
+            if not present:
+                return
+            partitions = {
+                t["name"]: len(t["partitions"]) for t in admin.describe_topics([s.name for s in present])
+            }
+            grow = {
+                spec.name: NewPartitions(spec.partitions)
+                for spec in present
+                if partitions[spec.name] < spec.partitions
+            }
+            if grow:
+                admin.create_partitions(grow)
+            configs = admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in present]
+            )
+            drifted = [
+                ConfigResource(
+                    ConfigResourceType.TOPIC, spec.name, configs={"retention.ms": str(spec.retention_ms)}
+                )
+                for spec in present
+                if configs["topic"][spec.name]["retention.ms"]["value"] != str(spec.retention_ms)
+            ]
+            if drifted:
+                admin.alter_configs(drifted)
         finally:
             admin.close()
 
