@@ -1,0 +1,334 @@
+"""The event contract: payments, customer profiles and chargebacks, each defined once.
+
+Every other representation derives from the dataclasses below: the JSON carried by Kafka
+(`to_json` / `parse`), the Arrow schema of the Parquet lake (`arrow_schema`) and the SQL column
+types of PostgreSQL tables and dbt sources (`sql_columns`). `parse` never raises on bad input: it
+returns either a record or a `Rejection` with a precise reason, which is what the dead-letter topic
+carries.
+
+Schema versions: 1 is the first. A change that adds a nullable field keeps the version (readers
+ignore fields they do not know); any other change bumps it, and `parse` rejects versions it does
+not know.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import time
+import typing
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar, Generic, TypeVar
+
+SCHEMA_VERSION = 1
+MAX_FUTURE_MS = 5 * 60 * 1000
+"""Clock skew tolerated on event_time; later events are rejected as far-future."""
+
+CURRENCIES = ("EUR", "USD", "GBP", "PLN", "CHF", "SEK", "CZK")
+PAYMENT_STATUSES = ("succeeded", "failed")
+FAILURE_REASONS = (
+    "insufficient_funds",
+    "card_declined",
+    "incorrect_cvc",
+    "expired_card",
+    "do_not_honor",
+    "processing_error",
+)
+PAYMENT_METHODS = ("card", "paypal", "apple_pay", "google_pay", "bank_transfer")
+DEVICE_TYPES = ("ios", "android", "web")
+CHARGEBACK_REASONS = ("fraudulent", "unrecognized", "product_not_received", "not_as_described")
+
+
+def _enum(*choices: str, doc: str = "") -> Any:
+    return field(metadata={"choices": choices, "doc": doc})
+
+
+def _doc(doc: str, **extra: Any) -> Any:
+    return field(metadata={"doc": doc, **extra})
+
+
+TIMESTAMP_MS = {"timestamp_ms": True}
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """One payment attempt. Kafka topic `payments`, keyed by customer_id."""
+
+    TOPIC: ClassVar[str] = "payments"
+    KEY: ClassVar[str] = "customer_id"
+
+    payment_id: str = _doc("unique id of this payment attempt")
+    order_id: str = _doc("the shop order it pays for (retries share it)")
+    customer_id: str = _doc("the paying customer; the Kafka key")
+    merchant_id: str = _doc("the merchant (shop or marketplace seller) paid")
+    amount: Decimal = _doc("amount in `currency`, > 0, two decimals")
+    currency: str = _enum(*CURRENCIES, doc="ISO 4217 code")
+    status: str = _enum(*PAYMENT_STATUSES, doc="outcome at the payment provider")
+    failure_reason: str | None = _doc(
+        "why it failed; set exactly when status is failed", choices=FAILURE_REASONS
+    )
+    payment_method: str = _enum(*PAYMENT_METHODS)
+    device_type: str = _enum(*DEVICE_TYPES)
+    device_fingerprint: str = _doc("stable hash of the device/browser")
+    ip_address: str = _doc("IPv4 or IPv6 address the payment came from")
+    ip_country: str = _doc("ISO 3166-1 alpha-2 country of the IP address", country=True)
+    utm_source: str | None = _doc("marketing source; null with a null referrer means direct traffic")
+    referrer: str | None = _doc("referring site; null with a null utm_source means direct traffic")
+    event_time: int = _doc("when the payment happened, UTC epoch milliseconds", **TIMESTAMP_MS)
+    schema_version: int = _doc("contract version of this record")
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerProfile:
+    """A customer as the shop knows it. PostgreSQL `ops.customer_profiles`, one row per customer."""
+
+    TABLE: ClassVar[str] = "ops.customer_profiles"
+    KEY: ClassVar[str] = "customer_id"
+
+    customer_id: str = _doc("the customer")
+    country: str = _doc("ISO 3166-1 alpha-2 billing/home country", country=True)
+    timezone: str = _doc("IANA time zone of the customer, for local-hour rules")
+    registered_at: int = _doc("account registration, UTC epoch milliseconds", **TIMESTAMP_MS)
+    email_domain: str = _doc("domain of the customer's e-mail address")
+    schema_version: int = _doc("contract version of this record")
+
+
+@dataclass(frozen=True, slots=True)
+class Chargeback:
+    """A dispute reported by the card issuer: the fraud label. Kafka topic `chargebacks`."""
+
+    TOPIC: ClassVar[str] = "chargebacks"
+    KEY: ClassVar[str] = "customer_id"
+
+    payment_id: str = _doc("the disputed payment")
+    customer_id: str = _doc("the customer of that payment; the Kafka key")
+    amount: Decimal = _doc("disputed amount")
+    currency: str = _enum(*CURRENCIES)
+    reason: str = _enum(*CHARGEBACK_REASONS)
+    reported_at: int = _doc("when the issuer reported it, UTC epoch milliseconds", **TIMESTAMP_MS)
+    schema_version: int = _doc("contract version of this record")
+
+
+R = TypeVar("R", Payment, CustomerProfile, Chargeback)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Input that is not a valid record, and exactly why."""
+
+    reason: str
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class Column:
+    """One field of a record as every representation sees it."""
+
+    name: str
+    py_type: type
+    nullable: bool
+    choices: tuple[str, ...] | None
+    doc: str
+    timestamp_ms: bool
+    country: bool
+
+
+class RecordType(Generic[R]):
+    """Derives JSON, Arrow and SQL forms of one record dataclass, and parses it."""
+
+    def __init__(self, cls: type[R]) -> None:
+        self.cls: type[R] = cls
+        hints = typing.get_type_hints(cls)
+        self.columns: tuple[Column, ...] = tuple(
+            self._column(f, hints[f.name]) for f in dataclasses.fields(cls)
+        )
+        self.names = tuple(c.name for c in self.columns)
+
+    @staticmethod
+    def _column(f: dataclasses.Field[Any], hint: Any) -> Column:
+        args = typing.get_args(hint)
+        nullable = type(None) in args
+        py_type = next(a for a in args if a is not type(None)) if nullable else hint
+        meta = f.metadata
+        return Column(
+            name=f.name,
+            py_type=py_type,
+            nullable=nullable,
+            choices=meta.get("choices"),
+            doc=meta.get("doc", ""),
+            timestamp_ms=bool(meta.get("timestamp_ms")),
+            country=bool(meta.get("country")),
+        )
+
+    # --- JSON -------------------------------------------------------------------------------
+    def to_dict(self, record: R) -> dict[str, Any]:
+        return {name: getattr(record, name) for name in self.names}
+
+    def to_json(self, record: R) -> bytes:
+        return json.dumps(self.to_dict(record), default=_json_default, separators=(",", ":")).encode()
+
+    def parse(self, raw: bytes | str, *, now_ms: int | None = None) -> R | Rejection:
+        """A valid record, or a Rejection naming the first problem found."""
+        data = raw.encode() if isinstance(raw, str) else raw
+        try:
+            obj = json.loads(data, parse_float=Decimal)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return Rejection(f"invalid JSON: {exc}", data)
+        if not isinstance(obj, dict):
+            return Rejection(f"expected a JSON object, got {type(obj).__name__}", data)
+        return self.from_dict(obj, raw=data, now_ms=now_ms)
+
+    def from_dict(self, obj: dict[str, Any], *, raw: bytes = b"", now_ms: int | None = None) -> R | Rejection:
+        version = obj.get("schema_version")
+        if version is not None and version != SCHEMA_VERSION and not isinstance(version, bool):
+            return Rejection(
+                f"unsupported schema_version {version!r} (this reader knows {SCHEMA_VERSION})", raw
+            )
+        values: dict[str, Any] = {}
+        for column in self.columns:
+            if column.name not in obj:
+                if column.nullable:
+                    values[column.name] = None
+                    continue
+                return Rejection(f"missing field '{column.name}'", raw)
+            problem, value = _check(column, obj[column.name], now_ms)
+            if problem:
+                return Rejection(f"field '{column.name}': {problem}", raw)
+            values[column.name] = value
+        problem = _cross_check(self.cls, values)
+        if problem:
+            return Rejection(problem, raw)
+        record: R = self.cls(**values)
+        return record
+
+    # --- Arrow / Parquet --------------------------------------------------------------------
+    def arrow_schema(self) -> Any:
+        """The pyarrow schema of this record (pyarrow is imported only when asked for)."""
+        import pyarrow as pa
+
+        def arrow_type(column: Column) -> Any:
+            if column.timestamp_ms:
+                return pa.timestamp("ms", tz="UTC")
+            return {str: pa.string(), int: pa.int64(), Decimal: pa.decimal128(12, 2), bool: pa.bool_()}[
+                column.py_type
+            ]
+
+        return pa.schema(
+            [
+                pa.field(c.name, arrow_type(c), nullable=c.nullable, metadata={"doc": c.doc})
+                for c in self.columns
+            ],
+            metadata={"record": self.cls.__name__, "schema_version": str(SCHEMA_VERSION)},
+        )
+
+    def to_arrow(self, records: typing.Iterable[R]) -> Any:
+        import pyarrow as pa
+
+        rows = list(records)
+        columns = {name: [getattr(r, name) for r in rows] for name in self.names}
+        return pa.Table.from_pydict(columns, schema=self.arrow_schema())
+
+    def from_arrow(self, table: Any) -> list[R]:
+        result = []
+        for row in table.to_pylist():
+            for column in self.columns:
+                if column.timestamp_ms and row[column.name] is not None:
+                    row[column.name] = int(row[column.name].timestamp() * 1000)
+            result.append(self.cls(**row))
+        return result
+
+    # --- SQL --------------------------------------------------------------------------------
+    def sql_columns(self) -> dict[str, str]:
+        """PostgreSQL column types, as dbt sources and DDL use them."""
+
+        def sql_type(column: Column) -> str:
+            if column.timestamp_ms:
+                return "timestamptz"
+            return {str: "text", int: "bigint", Decimal: "numeric(12,2)", bool: "boolean"}[column.py_type]
+
+        return {c.name: sql_type(c) + ("" if c.nullable else " not null") for c in self.columns}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+_JSON_TYPE_NAMES = {str: "a string", int: "an integer", Decimal: "a number", bool: "a boolean"}
+
+
+def _check(column: Column, value: Any, now_ms: int | None) -> tuple[str | None, Any]:
+    """(problem, normalised value) for one field."""
+    if value is None:
+        return (None, None) if column.nullable else ("must not be null", None)
+    expected = column.py_type
+    if expected is Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            return f"expected a number, got {_json_name(value)}", None
+        return _check_money(Decimal(value))
+    if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"expected an integer, got {_json_name(value)}", None
+    if expected is str and not isinstance(value, str):
+        return f"expected a string, got {_json_name(value)}", None
+    if column.choices is not None and value not in column.choices:
+        return f"unknown value {value!r} (expected one of {', '.join(column.choices)})", None
+    if expected is str and value == "":
+        return "must not be empty", None
+    if column.country and not (len(value) == 2 and value.isascii() and value.isalpha() and value.isupper()):
+        return f"expected an ISO 3166 alpha-2 country code, got {value!r}", None
+    if column.name == "ip_address":
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            return f"not an IP address: {value!r}", None
+    if column.timestamp_ms:
+        return _check_timestamp(value, now_ms)
+    return None, value
+
+
+def _check_money(amount: Decimal) -> tuple[str | None, Any]:
+    try:
+        if not amount.is_finite() or amount <= 0:
+            return f"must be a positive amount, got {amount}", None
+        if amount != amount.quantize(Decimal("0.01")):
+            return f"has more than two decimals: {amount}", None
+        if amount >= Decimal("1e10"):
+            return f"is too large: {amount}", None
+    except InvalidOperation:
+        return f"not a valid amount: {amount}", None
+    return None, amount.quantize(Decimal("0.01"))
+
+
+def _check_timestamp(value: int, now_ms: int | None) -> tuple[str | None, Any]:
+    if value < 946_684_800_000:  # 2000-01-01: earlier is a unit mistake (seconds), not a payment
+        return f"before 2000-01-01 (seconds instead of milliseconds?): {value}", None
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    if value > now + MAX_FUTURE_MS:
+        return f"{(value - now) / 1000:.0f}s in the future (at most {MAX_FUTURE_MS // 1000}s allowed)", None
+    return None, value
+
+
+def _cross_check(cls: type, values: dict[str, Any]) -> str | None:
+    if cls is Payment:
+        failed = values["status"] == "failed"
+        if failed and values["failure_reason"] is None:
+            return "field 'failure_reason': required when status is failed"
+        if not failed and values["failure_reason"] is not None:
+            return "field 'failure_reason': must be null when status is succeeded"
+    if values.get("schema_version") != SCHEMA_VERSION:
+        return f"unsupported schema_version {values.get('schema_version')!r}"
+    return None
+
+
+def _json_name(value: Any) -> str:
+    return {bool: "a boolean", str: "a string", int: "an integer", list: "an array", dict: "an object"}.get(
+        type(value), "a number" if isinstance(value, Decimal | float) else type(value).__name__
+    )
+
+
+PAYMENT = RecordType(Payment)
+CUSTOMER_PROFILE = RecordType(CustomerProfile)
+CHARGEBACK = RecordType(Chargeback)

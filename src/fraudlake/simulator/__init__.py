@@ -1,0 +1,1 @@
+"""The payment simulator: a labelled, deterministic stream of realistic payments and frauds."""
