@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from fraudlake.config import ConfigError, Settings
@@ -29,6 +30,21 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("service", choices=["postgres", "kafka", "minio", "flink"])
     logs.add_argument("-n", "--lines", type=int, default=50)
     logs.add_argument("-f", "--follow", action="store_true")
+    sim = sub.add_parser("simulate", help="produce labelled payments, chargebacks and customers")
+    sim.add_argument("--seed", type=int, default=42, help="same seed (and --start) → same events")
+    sim.add_argument("--events", type=int, help="payments to produce (replay default 10000)")
+    sim.add_argument("--duration", help="event-time window (replay, default 28d) or run time (real time)")
+    sim.add_argument("--realtime", action="store_true", help="emit at --rate events/s on the wall clock")
+    sim.add_argument("--rate", type=float, help="real-time payments per second (default 100)")
+    sim.add_argument("--start", help="ISO date-time of the first event (UTC)")
+    sim.add_argument("--customers", type=int, help="customer base size (default events/25, min 200)")
+    sim.add_argument("--fraud-rate", type=float, default=0.02, help="share of payments that are fraud")
+    sim.add_argument("--malformed-rate", type=float, default=0.0, help="share of extra malformed events")
+    sim.add_argument("--out", type=Path, help="also write payments to this Parquet file")
+    sim.add_argument("--chargebacks-out", type=Path, help="also write chargebacks to this Parquet file")
+    sim.add_argument("--truth-out", type=Path, help="write ground truth (is_fraud, scenario) here")
+    sim.add_argument("--no-kafka", action="store_true", help="do not produce to Kafka")
+    sim.add_argument("--no-postgres", action="store_true", help="do not write customer profiles")
     reset = sub.add_parser("reset", help="stop everything and wipe local data, logs and secrets")
     reset.add_argument("--yes", action="store_true", help="do not ask")
     return parser
@@ -74,6 +90,10 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
         return 0 if all(entry["status"] == "up" for entry in report.values()) else 3
     if args.command == "logs":
         return _logs(ctx, args.service, args.lines, args.follow)
+    if args.command == "simulate":
+        from fraudlake.simulator.command import simulate
+
+        return simulate(ctx, args)
     if args.command == "reset":
         confirm = (lambda _q: True) if args.yes else _ask
         return 0 if runner.reset(ctx, sys.stdout, confirm) else 1

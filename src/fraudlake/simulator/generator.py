@@ -380,8 +380,8 @@ class Simulation:
         rng = self.rng
         victim = self._victim(t)
         if rng.random() < 0.6:  # take over while the owner sleeps: 01:00-05:00 in their time zone
-            day = t - t % DAY_MS
-            t = day + ((rng.randint(1, 4) - victim.utc_offset_h) % 24) * HOUR_MS + rng.randrange(HOUR_MS)
+            night = t - t % DAY_MS + ((rng.randint(1, 4) - victim.utc_offset_h) % 24) * HOUR_MS
+            t = (night if night >= t else night + DAY_MS) + rng.randrange(HOUR_MS)
         device = (rng.choice(("web", "android", "ios")), fingerprint(rng))
         ip = self._foreign_ip()
         typical = math.exp(victim.amount_mu)

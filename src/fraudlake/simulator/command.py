@@ -1,0 +1,72 @@
+"""`fraudlake simulate`: wire options, the platform's connections and the sinks together."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fraudlake.contract import CHARGEBACK, PAYMENT
+from fraudlake.platform.context import Context
+from fraudlake.platform.errors import PlatformError
+from fraudlake.platform.kafka import Kafka
+from fraudlake.platform.postgres import APP_ROLE, Postgres
+from fraudlake.simulator.generator import Simulation
+from fraudlake.simulator.options import Request, parse_duration, parse_start, to_config
+from fraudlake.simulator.run import Sinks, run
+from fraudlake.simulator.sinks import KafkaSink, ParquetSink, TruthSink, write_customers
+
+
+def simulate(ctx: Context, args: argparse.Namespace) -> int:
+    try:
+        config = to_config(
+            Request(
+                seed=args.seed,
+                events=args.events,
+                duration_ms=parse_duration(args.duration) if args.duration else None,
+                rate=args.rate,
+                realtime=args.realtime,
+                start_ms=parse_start(args.start) if args.start else None,
+                customers=args.customers,
+                fraud_rate=args.fraud_rate,
+                malformed_rate=args.malformed_rate,
+            )
+        )
+    except ValueError as exc:
+        print(f"error: simulate: {exc}", file=sys.stderr)
+        return 2
+    sim = Simulation(config)
+    if not args.no_postgres:
+        postgres = Postgres(ctx)
+        problem = postgres.probe()
+        if problem:
+            raise PlatformError(
+                "postgres",
+                f"cannot write customer profiles: {problem}",
+                "start the platform (`fraudlake up`) or pass --no-postgres",
+            )
+        with postgres.connect(APP_ROLE) as conn:
+            written = write_customers(conn, sim.all_customers)
+        print(f"  {written:,} customer profiles upserted into ops.customer_profiles")
+    sinks = Sinks(
+        payments=ParquetSink(args.out, PAYMENT) if args.out else None,
+        chargebacks=ParquetSink(args.chargebacks_out, CHARGEBACK) if args.chargebacks_out else None,
+        truth=TruthSink(args.truth_out) if args.truth_out else None,
+    )
+    if not args.no_kafka:
+        kafka = Kafka(ctx)
+        problem = kafka.probe()
+        if problem:
+            raise PlatformError(
+                "kafka",
+                f"cannot produce: {problem}",
+                "start the platform (`fraudlake up`) or pass --no-kafka",
+            )
+        sinks.kafka = KafkaSink(kafka.bootstrap)
+    mode = "real time" if args.realtime else "replay"
+    print(f"  simulating {config.events:,} payments ({mode}, seed {config.seed})")
+    stats = run(sim, sinks, realtime=args.realtime, progress=sys.stderr)
+    print(
+        f"  done: {stats.payments:,} payments ({stats.frauds:,} fraud), {stats.chargebacks:,} chargebacks, "
+        f"{stats.malformed:,} malformed in {stats.seconds:.1f}s ({stats.rate:,.0f} payments/s)"
+    )
+    return 0

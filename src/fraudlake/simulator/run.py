@@ -1,0 +1,114 @@
+"""Drive a simulation into its sinks, in replay mode (as fast as Kafka takes it) or in real time."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from fraudlake.contract import CHARGEBACK, PAYMENT
+from fraudlake.simulator.generator import Simulation
+from fraudlake.simulator.sinks import KafkaSink, ParquetSink, TruthSink
+from fraudlake.topics import CHARGEBACKS, PAYMENTS
+
+
+@dataclass
+class Sinks:
+    kafka: KafkaSink | None = None
+    payments: ParquetSink | None = None
+    chargebacks: ParquetSink | None = None
+    truth: TruthSink | None = None
+
+    def close(self) -> None:
+        for sink in (self.kafka, self.payments, self.chargebacks, self.truth):
+            if sink is not None:
+                sink.close()
+
+
+@dataclass
+class Stats:
+    payments: int = 0
+    frauds: int = 0
+    chargebacks: int = 0
+    malformed: int = 0
+    seconds: float = 0.0
+    scenarios: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def rate(self) -> float:
+        return self.payments / self.seconds if self.seconds else 0.0
+
+
+def run(
+    sim: Simulation,
+    sinks: Sinks,
+    *,
+    realtime: bool = False,
+    progress: TextIO | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Stats:
+    """Send every item of `sim` to `sinks`; in real time, each item waits for its event time."""
+    stats = Stats()
+    started = time.monotonic()
+    next_report = started + 1.0
+    try:
+        for item in sim.items():
+            if realtime:
+                wait = item.time_ms / 1000 - clock()
+                if wait > 0:
+                    time.sleep(wait)
+            if item.payment is not None:
+                payment = item.payment
+                stats.payments += 1
+                stats.frauds += item.is_fraud
+                stats.scenarios[item.scenario or "unknown"] += 1
+                if sinks.kafka:
+                    sinks.kafka.send(PAYMENTS.name, item.key, PAYMENT.to_json(payment), payment.event_time)
+                if sinks.payments:
+                    sinks.payments.add(payment)
+                if sinks.truth:
+                    sinks.truth.add(
+                        payment.payment_id,
+                        payment.customer_id,
+                        item.is_fraud,
+                        item.scenario or "",
+                        payment.event_time,
+                    )
+            elif item.chargeback is not None:
+                stats.chargebacks += 1
+                if sinks.kafka:
+                    sinks.kafka.send(
+                        CHARGEBACKS.name,
+                        item.key,
+                        CHARGEBACK.to_json(item.chargeback),
+                        item.chargeback.reported_at,
+                    )
+                if sinks.chargebacks:
+                    sinks.chargebacks.add(item.chargeback)
+            elif item.malformed is not None:
+                stats.malformed += 1
+                if sinks.kafka:
+                    sinks.kafka.send(PAYMENTS.name, item.key, item.malformed, item.time_ms)
+            if progress is not None and time.monotonic() >= next_report:
+                _report(progress, stats, sim.config.events, time.monotonic() - started)
+                next_report += 1.0
+        sinks.close()
+    finally:
+        stats.seconds = time.monotonic() - started
+    if progress is not None:
+        _report(progress, stats, sim.config.events, stats.seconds)
+        progress.write("\n")
+    return stats
+
+
+def _report(out: TextIO, stats: Stats, total: int, seconds: float) -> None:
+    done = stats.payments / total if total else 1.0
+    bar = ("=" * int(done * 30)).ljust(30)
+    rate = stats.payments / seconds if seconds else 0.0
+    out.write(
+        f"\r  [{bar}] {done:6.1%}  {stats.payments:,} payments  {rate:,.0f}/s  "
+        f"{stats.frauds:,} fraud  {stats.chargebacks:,} chargebacks  {stats.malformed:,} malformed"
+    )
+    out.flush()
