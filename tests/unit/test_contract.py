@@ -126,3 +126,12 @@ def test_json_amount_keeps_cents_exactly() -> None:
     payment = PAYMENT.parse(_payment_json(amount=0.1), now_ms=NOW)
     assert isinstance(payment, Payment)
     assert payment.amount == Decimal("0.10")
+
+
+def test_contract_page_is_up_to_date() -> None:
+    from pathlib import Path
+
+    from fraudlake.contract import markdown
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
+    assert page.read_text() == markdown(), "regenerate: python -m fraudlake.contract > docs/contract.md"

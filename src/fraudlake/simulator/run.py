@@ -17,6 +17,8 @@ from fraudlake.topics import CHARGEBACKS, PAYMENTS
 @dataclass
 class Sinks:
     kafka: KafkaSink | None = None
+    payments_topic: str = PAYMENTS.name
+    chargebacks_topic: str = CHARGEBACKS.name
     payments: ParquetSink | None = None
     chargebacks: ParquetSink | None = None
     truth: TruthSink | None = None
@@ -65,7 +67,9 @@ def run(
                 stats.frauds += item.is_fraud
                 stats.scenarios[item.scenario or "unknown"] += 1
                 if sinks.kafka:
-                    sinks.kafka.send(PAYMENTS.name, item.key, PAYMENT.to_json(payment), payment.event_time)
+                    sinks.kafka.send(
+                        sinks.payments_topic, item.key, PAYMENT.to_json(payment), payment.event_time
+                    )
                 if sinks.payments:
                     sinks.payments.add(payment)
                 if sinks.truth:
@@ -80,7 +84,7 @@ def run(
                 stats.chargebacks += 1
                 if sinks.kafka:
                     sinks.kafka.send(
-                        CHARGEBACKS.name,
+                        sinks.chargebacks_topic,
                         item.key,
                         CHARGEBACK.to_json(item.chargeback),
                         item.chargeback.reported_at,
@@ -90,7 +94,7 @@ def run(
             elif item.malformed is not None:
                 stats.malformed += 1
                 if sinks.kafka:
-                    sinks.kafka.send(PAYMENTS.name, item.key, item.malformed, item.time_ms)
+                    sinks.kafka.send(sinks.payments_topic, item.key, item.malformed, item.time_ms)
             if progress is not None and time.monotonic() >= next_report:
                 _report(progress, stats, sim.config.events, time.monotonic() - started)
                 next_report += 1.0
