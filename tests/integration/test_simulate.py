@@ -123,3 +123,11 @@ def test_realtime_rate_within_five_percent(kafka: Kafka) -> None:
     elapsed = time.time() - now_ms / 1000
     assert stats.payments == rate * seconds
     assert stats.payments / elapsed == pytest.approx(rate, rel=0.05)
+
+
+def test_undeliverable_records_fail_loudly(kafka: Kafka) -> None:
+    sink = KafkaSink(kafka.bootstrap)
+    for _ in range(5):
+        sink.send("no-such-topic-for-fraudlake", "cus-1", b"{}", 1_790_000_000_000)
+    with pytest.raises(RuntimeError, match=r"Kafka delivery failed for 5 records: .*Unknown topic"):
+        sink.close()

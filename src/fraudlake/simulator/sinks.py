@@ -28,16 +28,18 @@ class KafkaSink:
                 "compression.type": "lz4",
                 "queue.buffering.max.messages": 500_000,
                 "client.id": "fraudlake-simulator",
+                "delivery.report.only.error": True,
+                "on_delivery": self._on_delivery,
             }
         )
         self.errors: list[str] = []
-        self.delivered = 0
+        self._unpolled = 0
 
     def _on_delivery(self, error: Any, _message: Any) -> None:
+        """Called for failed records only (delivery.report.only.error): a Python call per record
+        costs a fifth of the producer's throughput."""
         if error is not None:
             self.errors.append(str(error))
-        else:
-            self.delivered += 1
 
     def send(self, topic: str, key: str, value: bytes, timestamp_ms: int) -> None:
         while True:
