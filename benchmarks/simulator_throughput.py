@@ -4,6 +4,7 @@ Runs, in one command so the noisy shared machine affects all alike:
   1. generation alone (no sink) — the baseline;
   2. generation + JSON encoding + producing to Kafka (a scratch topic with the partitions of
      `payments`, deleted afterwards);
+  3. the same from two worker processes (`--workers 2`), the replay mode's fast path;
 each in a fresh subprocess that reports its own peak RSS. Prints the figures and writes
 benchmarks/results/simulator-throughput.json. Target (issue 3): >= 50,000 events/s into Kafka.
 Usage: python benchmarks/simulator_throughput.py [EVENTS]   (default 1,000,000)
@@ -28,10 +29,26 @@ def child(mode: str, events: int, topic: str) -> None:
     from fraudlake.platform.context import Context
     from fraudlake.platform.kafka import Kafka
     from fraudlake.simulator.generator import SimConfig, Simulation
-    from fraudlake.simulator.run import Sinks, run
+    from fraudlake.simulator.run import Sinks, run, run_sharded
     from fraudlake.simulator.sinks import KafkaSink
 
-    sim = Simulation(SimConfig(seed=1, events=events, start_ms=1_790_000_000_000))
+    config = SimConfig(seed=1, events=events, start_ms=1_790_000_000_000)
+    bootstrap = Kafka(Context(Settings.from_env())).bootstrap
+    if mode == "kafka-2-workers":
+        stats = run_sharded(config, 2, bootstrap, payments_topic=topic, chargebacks_topic=topic)
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(
+            json.dumps(
+                {
+                    "payments": stats.payments,
+                    "seconds": round(stats.seconds, 2),
+                    "payments_per_s": round(stats.rate),
+                    "peak_rss_mb_per_worker": round(peak_mb),
+                }
+            )
+        )
+        return
+    sim = Simulation(config)
     sinks = Sinks()
     if mode == "kafka":
         sinks = Sinks(
@@ -68,7 +85,7 @@ def main() -> None:
     admin.create_topics([NewTopic(topic, PAYMENTS.partitions, 1)])
     results = {}
     try:
-        for mode in ("generate", "kafka"):
+        for mode in ("generate", "kafka", "kafka-2-workers"):
             done = subprocess.run(
                 [sys.executable, __file__, "--child", mode, str(events), topic],
                 capture_output=True,

@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--out", type=Path, help="also write payments to this Parquet file")
     sim.add_argument("--chargebacks-out", type=Path, help="also write chargebacks to this Parquet file")
     sim.add_argument("--truth-out", type=Path, help="write ground truth (is_fraud, scenario) here")
+    sim.add_argument("--workers", type=int, default=1, help="replay from N processes (sharded customers)")
     sim.add_argument("--no-kafka", action="store_true", help="do not produce to Kafka")
     sim.add_argument("--no-postgres", action="store_true", help="do not write customer profiles")
     reset = sub.add_parser("reset", help="stop everything and wipe local data, logs and secrets")

@@ -156,3 +156,22 @@ def test_parse_duration(text: str, ms: int) -> None:
 def test_parse_duration_refuses_nonsense() -> None:
     with pytest.raises(ValueError, match="expected a duration such as"):
         parse_duration("fortnight")
+
+
+def test_shards_split_customers_and_payments_without_overlap() -> None:
+    config = SimConfig(seed=5, events=20_001, start_ms=START, shards=2)
+    from dataclasses import replace
+
+    from fraudlake.simulator.generator import all_customers
+
+    shard_items = [list(Simulation(replace(config, shard=k)).items()) for k in range(2)]
+    payments = [[item.payment for item in items if item.payment] for items in shard_items]
+    assert [len(p) for p in payments] == [10_001, 10_000]
+    customers = [{p.customer_id for p in shard} for shard in payments]
+    assert not customers[0] & customers[1]
+    ids = [p.payment_id for shard in payments for p in shard]
+    assert len(set(ids)) == len(ids)
+    known = {c.profile.customer_id for c in all_customers(config)}
+    assert customers[0] | customers[1] <= known
+    frauds = sum(item.is_fraud for items in shard_items for item in items if item.payment)
+    assert frauds / 20_001 == pytest.approx(0.02, rel=0.3)

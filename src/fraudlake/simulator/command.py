@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 
 from fraudlake.contract import CHARGEBACK, PAYMENT
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.postgres import APP_ROLE, Postgres
-from fraudlake.simulator.generator import Simulation
+from fraudlake.simulator.generator import Simulation, all_customers
 from fraudlake.simulator.options import Request, parse_duration, parse_start, to_config
-from fraudlake.simulator.run import Sinks, run
+from fraudlake.simulator.run import Sinks, run, run_sharded
 from fraudlake.simulator.sinks import KafkaSink, ParquetSink, TruthSink, write_customers
 
 
@@ -34,7 +35,19 @@ def simulate(ctx: Context, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: simulate: {exc}", file=sys.stderr)
         return 2
-    sim = Simulation(config)
+    if args.workers > 1 and (
+        args.realtime or args.no_kafka or args.out or args.chargebacks_out or args.truth_out
+    ):
+        print(
+            "error: simulate: --workers > 1 is for replay into Kafka only; to get the files of the same run, "
+            "rerun it with --workers, --no-kafka and --no-postgres plus --out/--truth-out",
+            file=sys.stderr,
+        )
+        return 2
+    if args.workers < 1:
+        print("error: simulate: --workers must be at least 1", file=sys.stderr)
+        return 2
+    config = replace(config, shards=args.workers)
     if not args.no_postgres:
         postgres = Postgres(ctx)
         problem = postgres.probe()
@@ -45,7 +58,7 @@ def simulate(ctx: Context, args: argparse.Namespace) -> int:
                 "start the platform (`fraudlake up`) or pass --no-postgres",
             )
         with postgres.connect(APP_ROLE) as conn:
-            written = write_customers(conn, sim.all_customers)
+            written = write_customers(conn, all_customers(config))
         print(f"  {written:,} customer profiles upserted into ops.customer_profiles")
     sinks = Sinks(
         payments=ParquetSink(args.out, PAYMENT) if args.out else None,
@@ -63,8 +76,13 @@ def simulate(ctx: Context, args: argparse.Namespace) -> int:
             )
         sinks.kafka = KafkaSink(kafka.bootstrap)
     mode = "real time" if args.realtime else "replay"
-    print(f"  simulating {config.events:,} payments ({mode}, seed {config.seed})")
-    stats = run(sim, sinks, realtime=args.realtime, progress=sys.stderr)
+    print(f"  simulating {config.events:,} payments ({mode}, seed {config.seed}, {args.workers} worker(s))")
+    if args.workers > 1:
+        assert sinks.kafka is not None
+        sinks.kafka.close()
+        stats = run_sharded(config, args.workers, kafka.bootstrap)
+    else:
+        stats = run(Simulation(config), sinks, realtime=args.realtime, progress=sys.stderr)
     print(
         f"  done: {stats.payments:,} payments ({stats.frauds:,} fraud), {stats.chargebacks:,} chargebacks, "
         f"{stats.malformed:,} malformed in {stats.seconds:.1f}s ({stats.rate:,.0f} payments/s)"

@@ -15,7 +15,7 @@ import math
 import random
 from bisect import bisect
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from fraudlake.contract import PAYMENT, SCHEMA_VERSION, Chargeback, Payment
@@ -101,10 +101,18 @@ class SimConfig:
     fraud_rate: float = 0.02
     malformed_rate: float = 0.0
     seasonal: bool = True
+    shard: int = 0
+    shards: int = 1
+    """A run may be split into `shards` independent streams over disjoint customers (one per worker
+    process); each shard emits its share of the payments and fraud episodes."""
 
     @property
     def population_size(self) -> int:
         return self.customers if self.customers is not None else max(200, self.events // 25)
+
+    @property
+    def shard_events(self) -> int:
+        return self.events // self.shards + (1 if self.shard < self.events % self.shards else 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,11 +140,14 @@ class Simulation:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         end = config.start_ms + config.window_ms
-        self.customers = build_population(config.seed, config.population_size, config.start_ms, end)
-        self.rng = random.Random(f"stream-{config.seed}")
+        population = build_population(config.seed, config.population_size, config.start_ms, end)
+        self.customers = population[config.shard :: config.shards]
+        self.rng = random.Random(f"stream-{config.seed}-{config.shard}-of-{config.shards}")
         self.episodes = self._episode_counts()
         fraud_accounts = self.episodes["card_testing"] + self.episodes["new_account_fraud"]
-        self.fraud_accounts = build_fraud_accounts(config.seed, fraud_accounts, config.start_ms, end)
+        self.fraud_accounts = build_fraud_accounts(
+            config.seed, fraud_accounts, config.start_ms, end, shard=config.shard
+        )
         self._night_owls = [c for c in self.customers if c.persona == "night_owl"]
         self._weights = list(itertools.accumulate(c.activity for c in self.customers))
         self._payments = 0
@@ -147,7 +158,7 @@ class Simulation:
         return self.customers + self.fraud_accounts
 
     def _episode_counts(self) -> dict[str, int]:
-        fraud_payments = self.config.events * self.config.fraud_rate
+        fraud_payments = self.config.shard_events * self.config.fraud_rate
         return {name: round(fraud_payments * share / mean) for name, (share, mean) in FRAUD_MIX.items()}
 
     # --- the stream -------------------------------------------------------------------------
@@ -165,14 +176,14 @@ class Simulation:
                 self._push(heap, start, ("episode", scenario, account))
         mean_season = sum(HOURLY) / 24 * sum(WEEKLY) / 7 if cfg.seasonal else 1.0
         peak = max(HOURLY) * max(WEEKLY) if cfg.seasonal else 1.0
-        legit_rate = cfg.events * (1 - cfg.fraud_rate) / cfg.window_ms  # per ms, on average
+        legit_rate = cfg.shard_events * (1 - cfg.fraud_rate) / cfg.window_ms  # per ms, on average
         step = 1 / (legit_rate / mean_season * peak)
         clock = float(cfg.start_ms)
-        while self._payments < cfg.events:
+        while self._payments < cfg.shard_events:
             clock += step * self.rng.uniform(0.5, 1.5)
-            while heap and heap[0].time_ms <= clock and self._payments < cfg.events:
+            while heap and heap[0].time_ms <= clock and self._payments < cfg.shard_events:
                 yield from self._run(heap, heapq.heappop(heap))
-            if self._payments >= cfg.events:
+            if self._payments >= cfg.shard_events:
                 break
             t = int(clock)
             if cfg.seasonal and self.rng.random() * peak > self._season(t):
@@ -251,7 +262,7 @@ class Simulation:
         order_id: str | None = None,
     ) -> Payment:
         rng = self.rng
-        number = next(self._counter)
+        number = next(self._counter) * self.config.shards + self.config.shard  # unique across shards
         if device is None:
             chosen = rng.choice(customer.devices)
             device = (chosen.type, chosen.fingerprint)
@@ -457,6 +468,13 @@ class Simulation:
         amount = self.rng.lognormvariate(victim.amount_mu, victim.amount_sigma) * self.rng.uniform(1.0, 2.0)
         payment = self._payment(victim, t, amount=amount, direct=False)
         return self._fraud(victim, [payment], "friendly_fraud")
+
+
+def all_customers(config: SimConfig) -> list[Customer]:
+    """Every customer of every shard of a run: what PostgreSQL must know before payments flow."""
+    return [
+        c for shard in range(config.shards) for c in Simulation(replace(config, shard=shard)).all_customers
+    ]
 
 
 _MERCHANT_CUM = tuple(itertools.accumulate(MERCHANT_WEIGHTS))

@@ -118,16 +118,16 @@ def build_population(seed: int, size: int, start_ms: int, end_ms: int) -> list[C
     return customers
 
 
-def build_fraud_accounts(seed: int, count: int, start_ms: int, end_ms: int) -> list[Customer]:
+def build_fraud_accounts(seed: int, count: int, start_ms: int, end_ms: int, shard: int = 0) -> list[Customer]:
     """Accounts fraudsters open (new-account fraud, card testing): fresh, disposable, foreign IPs."""
-    rng = random.Random(f"fraud-accounts-{seed}")
+    rng = random.Random(f"fraud-accounts-{seed}-{shard}")
     accounts = []
     for index in range(count):
         country, tz, currency, _, offset = rng.choice(COUNTRIES)
         accounts.append(
             Customer(
                 profile=CustomerProfile(
-                    customer_id=f"cus-{seed}-f{index:06d}",
+                    customer_id=f"cus-{seed}-f{shard}-{index:06d}",
                     country=country,
                     timezone=tz,
                     registered_at=rng.randrange(start_ms, end_ms),

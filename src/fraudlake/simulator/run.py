@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TextIO
 
 from fraudlake.contract import CHARGEBACK, PAYMENT
-from fraudlake.simulator.generator import Simulation
+from fraudlake.simulator.generator import SimConfig, Simulation
 from fraudlake.simulator.sinks import KafkaSink, ParquetSink, TruthSink
 from fraudlake.topics import CHARGEBACKS, PAYMENTS
 
@@ -116,3 +117,39 @@ def _report(out: TextIO, stats: Stats, total: int, seconds: float) -> None:
         f"{stats.frauds:,} fraud  {stats.chargebacks:,} chargebacks  {stats.malformed:,} malformed"
     )
     out.flush()
+
+
+def _run_shard(args: tuple[SimConfig, str, str, str]) -> Stats:
+    config, bootstrap, payments_topic, chargebacks_topic = args
+    sinks = Sinks(
+        kafka=KafkaSink(bootstrap), payments_topic=payments_topic, chargebacks_topic=chargebacks_topic
+    )
+    return run(Simulation(config), sinks)
+
+
+def run_sharded(
+    config: SimConfig,
+    workers: int,
+    bootstrap: str,
+    *,
+    payments_topic: str = PAYMENTS.name,
+    chargebacks_topic: str = CHARGEBACKS.name,
+) -> Stats:
+    """Replay into Kafka from `workers` processes, one shard each: one Python process tops out near
+    35k payments/s here, two pass 50k. Deterministic for (seed, workers); ordering holds per
+    customer (what Kafka keys guarantee), not across shards."""
+    shards = [
+        (replace(config, shard=k, shards=workers), bootstrap, payments_topic, chargebacks_topic)
+        for k in range(workers)
+    ]
+    started = time.monotonic()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        parts = pool.map(_run_shard, shards)
+    total = Stats(seconds=time.monotonic() - started)
+    for part in parts:
+        total.payments += part.payments
+        total.frauds += part.frauds
+        total.chargebacks += part.chargebacks
+        total.malformed += part.malformed
+        total.scenarios.update(part.scenarios)
+    return total
