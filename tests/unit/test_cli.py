@@ -54,3 +54,48 @@ def test_reset_yes_wipes_state_folder(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.setenv("FRAUDLAKE_HOME", str(state))
     assert cli.main(["reset", "--yes"]) == 0
     assert not state.exists()
+
+
+def test_simulate_without_platform_says_how_to_fix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FRAUDLAKE_HOME", str(tmp_path))
+    monkeypatch.setenv("FRAUDLAKE_PG_PORT", "29998")
+    monkeypatch.setenv("FRAUDLAKE_KAFKA_PORT", "29999")
+    assert cli.main(["simulate", "--events", "10", "--no-postgres"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: [kafka] cannot produce: nothing listens on 127.0.0.1:29999")
+    assert "fix: start the platform (`fraudlake up`) or pass --no-kafka" in err
+
+
+def test_simulate_refuses_workers_with_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    args = ["simulate", "--workers", "2", "--out", str(tmp_path / "p.parquet")]
+    assert cli.main(args) == 2
+    assert "--workers > 1 is for replay into Kafka only" in capsys.readouterr().err
+
+
+def test_simulate_files_only(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    args = [
+        "simulate",
+        "--events",
+        "500",
+        "--no-kafka",
+        "--no-postgres",
+        "--start",
+        "2026-01-01",
+        "--out",
+        str(tmp_path / "p.parquet"),
+        "--truth-out",
+        str(tmp_path / "t.parquet"),
+    ]
+    assert cli.main(args) == 0
+    assert pq.read_table(tmp_path / "p.parquet").num_rows == 500
+    assert pq.read_table(tmp_path / "t.parquet").column_names == [
+        "payment_id",
+        "customer_id",
+        "is_fraud",
+        "scenario",
+        "event_time",
+    ]

@@ -11,6 +11,7 @@ from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.postgres import APP_ROLE, Postgres
+from fraudlake.platform.service import Service
 from fraudlake.simulator.generator import Simulation, all_customers
 from fraudlake.simulator.options import Request, parse_duration, parse_start, to_config
 from fraudlake.simulator.run import Sinks, run, run_sharded
@@ -50,13 +51,7 @@ def simulate(ctx: Context, args: argparse.Namespace) -> int:
     config = replace(config, shards=args.workers)
     if not args.no_postgres:
         postgres = Postgres(ctx)
-        problem = postgres.probe()
-        if problem:
-            raise PlatformError(
-                "postgres",
-                f"cannot write customer profiles: {problem}",
-                "start the platform (`fraudlake up`) or pass --no-postgres",
-            )
+        _require(postgres, "cannot write customer profiles", "--no-postgres")
         with postgres.connect(APP_ROLE) as conn:
             written = write_customers(conn, all_customers(config))
         print(f"  {written:,} customer profiles upserted into ops.customer_profiles")
@@ -67,13 +62,7 @@ def simulate(ctx: Context, args: argparse.Namespace) -> int:
     )
     if not args.no_kafka:
         kafka = Kafka(ctx)
-        problem = kafka.probe()
-        if problem:
-            raise PlatformError(
-                "kafka",
-                f"cannot produce: {problem}",
-                "start the platform (`fraudlake up`) or pass --no-kafka",
-            )
+        _require(kafka, "cannot produce", "--no-kafka")
         sinks.kafka = KafkaSink(kafka.bootstrap)
     mode = "real time" if args.realtime else "replay"
     print(f"  simulating {config.events:,} payments ({mode}, seed {config.seed}, {args.workers} worker(s))")
@@ -88,3 +77,11 @@ def simulate(ctx: Context, args: argparse.Namespace) -> int:
         f"{stats.malformed:,} malformed in {stats.seconds:.1f}s ({stats.rate:,.0f} payments/s)"
     )
     return 0
+
+
+def _require(service: Service, need: str, flag: str) -> None:
+    problem = service.probe()
+    if problem:
+        raise PlatformError(
+            service.name, f"{need}: {problem}", f"start the platform (`fraudlake up`) or pass {flag}"
+        )
