@@ -115,9 +115,11 @@ class SimConfig:
         return self.events // self.shards + (1 if self.shard < self.events % self.shards else 0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Item:
-    """One thing to send: a payment (with its truth), a chargeback, or a malformed payload."""
+    """One thing to send: a payment (with its truth), a chargeback, or a malformed payload.
+
+    Not frozen: a million of them are made per million payments, and frozen init costs ~1 µs more."""
 
     time_ms: int
     key: str
