@@ -42,10 +42,16 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--malformed-rate", type=float, default=0.0, help="share of extra malformed events")
     sim.add_argument("--out", type=Path, help="also write payments to this Parquet file")
     sim.add_argument("--chargebacks-out", type=Path, help="also write chargebacks to this Parquet file")
+    sim.add_argument("--customers-out", type=Path, help="also write customer profiles to this Parquet file")
     sim.add_argument("--truth-out", type=Path, help="write ground truth (is_fraud, scenario) here")
     sim.add_argument("--workers", type=int, default=1, help="replay from N processes (sharded customers)")
     sim.add_argument("--no-kafka", action="store_true", help="do not produce to Kafka")
     sim.add_argument("--no-postgres", action="store_true", help="do not write customer profiles")
+    score = sub.add_parser("score", help="re-score payments from Parquet with a rules file")
+    score.add_argument("--input", type=Path, required=True, help="payments Parquet (the contract's format)")
+    score.add_argument("--output", type=Path, required=True, help="decisions Parquet to write")
+    score.add_argument("--rules", type=Path, help="rules YAML (default: the packaged v1 rules)")
+    score.add_argument("--profiles", type=Path, help="customer profiles Parquet (default: PostgreSQL)")
     reset = sub.add_parser("reset", help="stop everything and wipe local data, logs and secrets")
     reset.add_argument("--yes", action="store_true", help="do not ask")
     return parser
@@ -95,10 +101,31 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
         from fraudlake.simulator.command import simulate
 
         return simulate(ctx, args)
+    if args.command == "score":
+        return _score(ctx, args)
     if args.command == "reset":
         confirm = (lambda _q: True) if args.yes else _ask
         return 0 if runner.reset(ctx, sys.stdout, confirm) else 1
     raise AssertionError(args.command)
+
+
+def _score(ctx: Context, args: argparse.Namespace) -> int:
+    from fraudlake.platform.postgres import STREAM_ROLE, Postgres
+    from fraudlake.rules import batch, ruleset
+
+    try:
+        rules = ruleset.load(args.rules) if args.rules else ruleset.load()
+    except ruleset.RulesError as exc:
+        print(f"error: rules: {exc}", file=sys.stderr)
+        return 2
+    if args.profiles:
+        profiles = batch.read_profiles(args.profiles)
+    else:
+        with Postgres(ctx).connect(STREAM_ROLE) as conn:
+            profiles = batch.profiles_from_postgres(conn)
+    count = batch.score_file(args.input, args.output, rules, profiles)
+    print(f"  {count:,} decisions (rules {rules.version}) written to {args.output}")
+    return 0
 
 
 def _ask(question: str) -> bool:

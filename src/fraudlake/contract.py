@@ -113,7 +113,31 @@ class Chargeback:
     schema_version: int = _doc("contract version of this record")
 
 
-R = TypeVar("R", Payment, CustomerProfile, Chargeback)
+SEVERITIES = ("LOW", "MEDIUM", "HIGH")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The scoring verdict on one payment. Kafka topic `payment-scores` (alerts also go to `fraud-alerts`)."""
+
+    TOPIC: ClassVar[str] = "payment-scores"
+    KEY: ClassVar[str] = "customer_id"
+
+    payment_id: str = _doc("the scored payment")
+    customer_id: str = _doc("its customer; the Kafka key")
+    score: int = _doc("sum of the points of the rules that fired, capped (0-100)")
+    severity: str = _enum(*SEVERITIES, doc="LOW < 60 <= MEDIUM < 80 <= HIGH (thresholds in the rules file)")
+    is_alert: bool = _doc("score at or above the alert threshold, or an always-alert rule fired")
+    reasons: tuple[str, ...] = _doc(
+        "each rule that fired with the values that fired it, e.g. `VELOCITY: 4 payments in 10 min`"
+    )
+    rules_version: str = _doc("version of the rules file that decided")
+    event_time: int = _doc("the payment's event time, UTC epoch milliseconds", **TIMESTAMP_MS)
+    scored_at: int = _doc("when the decision was made, UTC epoch milliseconds", **TIMESTAMP_MS)
+    schema_version: int = _doc("contract version of this record")
+
+
+R = TypeVar("R", Payment, CustomerProfile, Chargeback, Decision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +177,8 @@ class RecordType(Generic[R]):
         args = typing.get_args(hint)
         nullable = type(None) in args
         py_type = next(a for a in args if a is not type(None)) if nullable else hint
+        if typing.get_origin(py_type) is tuple:  # tuple[str, ...]: a list of strings
+            py_type = tuple
         meta = f.metadata
         return Column(
             name=f.name,
@@ -214,9 +240,13 @@ class RecordType(Generic[R]):
         def arrow_type(column: Column) -> Any:
             if column.timestamp_ms:
                 return pa.timestamp("ms", tz="UTC")
-            return {str: pa.string(), int: pa.int64(), Decimal: pa.decimal128(12, 2), bool: pa.bool_()}[
-                column.py_type
-            ]
+            return {
+                str: pa.string(),
+                int: pa.int64(),
+                Decimal: pa.decimal128(12, 2),
+                bool: pa.bool_(),
+                tuple: pa.list_(pa.string()),
+            }[column.py_type]
 
         return pa.schema(
             [
@@ -239,6 +269,8 @@ class RecordType(Generic[R]):
             for column in self.columns:
                 if column.timestamp_ms and row[column.name] is not None:
                     row[column.name] = int(row[column.name].timestamp() * 1000)
+                elif column.py_type is tuple and row[column.name] is not None:
+                    row[column.name] = tuple(row[column.name])
             result.append(self.cls(**row))
         return result
 
@@ -249,7 +281,9 @@ class RecordType(Generic[R]):
         def sql_type(column: Column) -> str:
             if column.timestamp_ms:
                 return "timestamptz"
-            return {str: "text", int: "bigint", Decimal: "numeric(12,2)", bool: "boolean"}[column.py_type]
+            return {str: "text", int: "bigint", Decimal: "numeric(12,2)", bool: "boolean", tuple: "text[]"}[
+                column.py_type
+            ]
 
         return {c.name: sql_type(c) + ("" if c.nullable else " not null") for c in self.columns}
 
@@ -260,7 +294,13 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-_JSON_TYPE_NAMES = {str: "a string", int: "an integer", Decimal: "a number", bool: "a boolean"}
+_JSON_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    Decimal: "a number",
+    bool: "a boolean",
+    tuple: "an array",
+}
 
 
 def _check(column: Column, value: Any, now_ms: int | None) -> tuple[str | None, Any]:
@@ -272,6 +312,12 @@ def _check(column: Column, value: Any, now_ms: int | None) -> tuple[str | None, 
         if isinstance(value, bool) or not isinstance(value, int | Decimal):
             return f"expected a number, got {_json_name(value)}", None
         return _check_money(Decimal(value))
+    if expected is bool and not isinstance(value, bool):
+        return f"expected a boolean, got {_json_name(value)}", None
+    if expected is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return f"expected an array of strings, got {_json_name(value)}", None
+        return None, tuple(value)
     if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
         return f"expected an integer, got {_json_name(value)}", None
     if expected is str and not isinstance(value, str):
@@ -335,6 +381,7 @@ def _json_name(value: Any) -> str:
 PAYMENT = RecordType(Payment)
 CUSTOMER_PROFILE = RecordType(CustomerProfile)
 CHARGEBACK = RecordType(Chargeback)
+DECISION = RecordType(Decision)
 
 
 def markdown() -> str:
@@ -350,7 +397,7 @@ def markdown() -> str:
         "`numeric(12,2)` and `timestamptz`. A reader ignores fields it does not know and rejects",
         "a `schema_version` it does not know.",
     ]
-    for record_type in (PAYMENT, CUSTOMER_PROFILE, CHARGEBACK):
+    for record_type in (PAYMENT, CUSTOMER_PROFILE, CHARGEBACK, DECISION):
         cls = record_type.cls
         lines += ["", f"## {cls.__name__}", "", (cls.__doc__ or "").strip(), ""]
         lines += ["| field | JSON | Parquet | SQL | allowed values / notes |", "|---|---|---|---|---|"]

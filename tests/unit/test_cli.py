@@ -99,3 +99,69 @@ def test_simulate_files_only(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         "scenario",
         "event_time",
     ]
+
+
+def test_score_with_bad_rules_file_names_the_field(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "version: v2\nscore_cap: 100\nalert: {threshold: 60}\nseverity: {medium: 60, high: 80}\n"
+        "rules: {VELOCITY: {points: 25, min_payments: 3}}\n"
+    )
+    args = [
+        "score",
+        "--input",
+        str(tmp_path / "p.parquet"),
+        "--output",
+        str(tmp_path / "s.parquet"),
+        "--rules",
+        str(rules),
+        "--profiles",
+        str(tmp_path / "c.parquet"),
+    ]
+    assert cli.main(args) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: rules: {rules}.rules.VELOCITY.window_minutes: missing"
+    )
+
+
+def test_simulate_then_score_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    assert (
+        cli.main(
+            [
+                "simulate",
+                "--events",
+                "2000",
+                "--no-kafka",
+                "--no-postgres",
+                "--start",
+                "2026-01-01",
+                "--out",
+                str(tmp_path / "p.parquet"),
+                "--customers-out",
+                str(tmp_path / "c.parquet"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        cli.main(
+            [
+                "score",
+                "--input",
+                str(tmp_path / "p.parquet"),
+                "--profiles",
+                str(tmp_path / "c.parquet"),
+                "--output",
+                str(tmp_path / "s.parquet"),
+            ]
+        )
+        == 0
+    )
+    decisions = pq.read_table(tmp_path / "s.parquet").to_pylist()
+    assert len(decisions) == 2000
+    assert {d["rules_version"] for d in decisions} == {"v1"}
+    assert any(d["is_alert"] for d in decisions) and not all(d["is_alert"] for d in decisions)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from dataclasses import replace
 
-from fraudlake.contract import CHARGEBACK, PAYMENT
+from fraudlake.contract import CHARGEBACK, CUSTOMER_PROFILE, PAYMENT
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.kafka import Kafka
@@ -55,6 +55,11 @@ def simulate(ctx: Context, args: argparse.Namespace) -> int:
         with postgres.connect(APP_ROLE) as conn:
             written = write_customers(conn, all_customers(config))
         print(f"  {written:,} customer profiles upserted into ops.customer_profiles")
+    if args.customers_out:
+        profiles = ParquetSink(args.customers_out, CUSTOMER_PROFILE)
+        for customer in all_customers(config):
+            profiles.add(customer.profile)
+        profiles.close()
     sinks = Sinks(
         payments=ParquetSink(args.out, PAYMENT) if args.out else None,
         chargebacks=ParquetSink(args.chargebacks_out, CHARGEBACK) if args.chargebacks_out else None,

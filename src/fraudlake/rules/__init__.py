@@ -1,0 +1,1 @@
+"""Fraud rules: one versioned definition (a YAML file) evaluated by every engine."""

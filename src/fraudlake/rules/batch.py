@@ -1,0 +1,44 @@
+"""`fraudlake score`: re-score payment history from Parquet, in event-time order, as the stream would."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from fraudlake.contract import CUSTOMER_PROFILE, DECISION, PAYMENT, CustomerProfile
+from fraudlake.rules.history import score_stream
+from fraudlake.rules.ruleset import RuleSet
+
+
+def read_profiles(path: Path) -> dict[str, CustomerProfile]:
+    import pyarrow.parquet as pq
+
+    return {p.customer_id: p for p in CUSTOMER_PROFILE.from_arrow(pq.read_table(path))}
+
+
+def profiles_from_postgres(conn: Any) -> dict[str, CustomerProfile]:
+    """All customer profiles in one query: the batch scorer's equivalent of the job's cached lookup."""
+    names = ", ".join(
+        f"(extract(epoch from {c.name}) * 1000)::bigint" if c.timestamp_ms else c.name
+        for c in CUSTOMER_PROFILE.columns
+    )
+    rows = conn.execute(f"select {names} from {CustomerProfile.TABLE}").fetchall()  # noqa: S608 (names from the contract)
+    return {row[0]: CustomerProfile(*row) for row in rows}
+
+
+def score_file(
+    input_path: Path, output_path: Path, rules: RuleSet, profiles: dict[str, CustomerProfile]
+) -> int:
+    """Score every payment of `input_path` into `output_path`; returns the number of decisions."""
+    import pyarrow.parquet as pq
+
+    from fraudlake.simulator.sinks import ParquetSink
+
+    table = pq.read_table(input_path).sort_by([("event_time", "ascending"), ("payment_id", "ascending")])
+    payments = PAYMENT.from_arrow(table)
+    sink = ParquetSink(output_path, DECISION)
+    for decision in score_stream(payments, profiles, rules, scored_at=int(time.time() * 1000)):
+        sink.add(decision)
+    sink.close()
+    return sink.written
