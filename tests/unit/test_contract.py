@@ -20,27 +20,19 @@ from fraudlake.contract import (
     RecordType,
     Rejection,
 )
+from tests.factories import payment
 
 NOW = 1_790_000_000_000
 
-PAYMENT_OK = Payment(
-    payment_id="pay-1",
-    order_id="ord-1",
-    customer_id="cus-1",
-    merchant_id="mer-0001",
+PAYMENT_OK = payment(
     amount=Decimal("129.90"),
-    currency="EUR",
     status="failed",
     failure_reason="card_declined",
-    payment_method="card",
     device_type="ios",
-    device_fingerprint="ab12cd34",
     ip_address="2001:db8::1",
-    ip_country="DE",
     utm_source=None,
     referrer="https://www.google.com/",
     event_time=NOW - 1000,
-    schema_version=SCHEMA_VERSION,
 )
 PROFILE_OK = CustomerProfile("cus-1", "PL", "Europe/Warsaw", NOW - 10**9, "wp.pl", SCHEMA_VERSION)
 CHARGEBACK_OK = Chargeback("pay-1", "cus-1", Decimal("129.90"), "EUR", "fraudulent", NOW, SCHEMA_VERSION)

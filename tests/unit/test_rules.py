@@ -16,6 +16,7 @@ from fraudlake.contract import SCHEMA_VERSION, CustomerProfile, Decision, Paymen
 from fraudlake.rules import ruleset
 from fraudlake.rules.history import score_stream
 from fraudlake.rules.ruleset import RulesError
+from tests.factories import payment
 
 RULES = ruleset.load()
 DAY = 86_400_000
@@ -28,26 +29,7 @@ _ids = iter(range(10**9))
 
 def pay(t: int, **changes: Any) -> Payment:
     number = next(_ids)
-    base = Payment(
-        payment_id=f"pay-{number:06d}",
-        order_id=f"ord-{number}",
-        customer_id="cus-1",
-        merchant_id="mer-1",
-        amount=Decimal("50.00"),
-        currency="EUR",
-        status="succeeded",
-        failure_reason=None,
-        payment_method="card",
-        device_type="web",
-        device_fingerprint="fp-home",
-        ip_address="10.0.0.1",
-        ip_country="DE",
-        utm_source="google",
-        referrer=None,
-        event_time=t,
-        schema_version=SCHEMA_VERSION,
-    )
-    return replace(base, **changes)
+    return payment(payment_id=f"pay-{number:06d}", order_id=f"ord-{number}", event_time=t, **changes)
 
 
 def decide(
