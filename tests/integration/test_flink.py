@@ -142,3 +142,14 @@ def test_savepoint_lands_in_minio_flink_bucket(
     objects = [obj.object_name for obj in minio.client().list_objects("flink", prefix=key, recursive=True)]
     assert any(name.endswith("_metadata") for name in objects), objects
     _wait_job_state(flink, job_id, {"FINISHED"})
+
+
+def test_job_venv_has_what_fraudlake_jobs_import(flink: Flink) -> None:
+    done = subprocess.run(
+        [str(flink.python), "-c", "import orjson, yaml, pyflink.version as v; print(v.__version__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2.2.0"

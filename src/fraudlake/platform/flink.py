@@ -8,6 +8,7 @@ Checkpoints and savepoints go to MinIO's `flink` bucket (or local disk if so con
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -30,6 +31,17 @@ from fraudlake.platform.versions import (
 
 RESOURCES = Path(__file__).parent / "resources"
 S3_PLUGIN = "flink-s3-fs-hadoop"
+FLINK_VENV_REQUIREMENTS = (
+    f"apache-flink=={FLINK_VERSION}",
+    # what fraudlake's contract and rules import, for jobs and Python UDFs that use them
+    "orjson==3.13.0",
+    "PyYAML==6.0.3",
+)
+
+
+def _requirements_key() -> str:
+    """Part of the venv's cache key: changing a pin builds a new venv beside the old one."""
+    return hashlib.sha256("\n".join(FLINK_VENV_REQUIREMENTS).encode()).hexdigest()[:10]
 
 
 class Flink(Service):
@@ -38,7 +50,7 @@ class Flink(Service):
 
     @property
     def venv(self) -> Path:
-        return self.ctx.cache("venvs", f"flink-{FLINK_VERSION}")
+        return self.ctx.cache("venvs", f"flink-{FLINK_VERSION}-{_requirements_key()}")
 
     @property
     def python(self) -> Path:
@@ -56,7 +68,8 @@ class Flink(Service):
 
     @property
     def jars(self) -> Path:
-        return self.ctx.cache("flink", FLINK_VERSION, "jars")
+        # keyed like the venv: lib/ links into the venv's jars
+        return self.ctx.cache("flink", f"{FLINK_VERSION}-{_requirements_key()}", "jars")
 
     @property
     def lib_dir(self) -> Path:
@@ -87,7 +100,7 @@ class Flink(Service):
     def install(self) -> bool:
         venv_built = artifacts.ensure_dir(
             self.venv,
-            lambda dest: artifacts.python_venv(self.name, dest, [f"apache-flink=={FLINK_VERSION}"]),
+            lambda dest: artifacts.python_venv(self.name, dest, list(FLINK_VENV_REQUIREMENTS)),
             in_place=True,
         )
         jars_built = artifacts.ensure_dir(self.jars, self._assemble_jars)
