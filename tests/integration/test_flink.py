@@ -117,11 +117,10 @@ def test_sql_job_copies_kafka_topic_to_kafka_topic(
     )
 
 
-def test_savepoint_lands_in_minio_flink_bucket(
+def test_stop_with_savepoint_lands_in_configured_storage(
     flink: Flink, kafka: Kafka, minio: Minio, topics: tuple[str, str]
 ) -> None:
-    if flink.settings.flink_state_storage != "s3":
-        pytest.skip("FRAUDLAKE_FLINK_STATE_STORAGE=local: savepoints go to local disk")
+    """MinIO's `flink` bucket by default; local disk with FRAUDLAKE_FLINK_STATE_STORAGE=local."""
     source, sink = topics
     _produce(kafka, source, [{"payment_id": "p-1", "amount": 1.0}])
     job_id = _submit(flink, kafka.bootstrap, source, sink, f"test-{source}", "unbounded")
@@ -137,10 +136,13 @@ def test_savepoint_lands_in_minio_flink_bucket(
         time.sleep(1)
     location = status["operation"].get("location")
     assert location, f"savepoint failed: {status}"
-    assert location.startswith("s3://flink/savepoints/")
-    key = location.removeprefix("s3://flink/")
-    objects = [obj.object_name for obj in minio.client().list_objects("flink", prefix=key, recursive=True)]
-    assert any(name.endswith("_metadata") for name in objects), objects
+    assert location.startswith(flink.connection(show_secrets=False)["savepoints"] + "/")
+    if location.startswith("s3://"):
+        key = location.removeprefix("s3://flink/")
+        objects = [o.object_name for o in minio.client().list_objects("flink", prefix=key, recursive=True)]
+        assert any(name.endswith("_metadata") for name in objects), objects
+    else:
+        assert (Path(location.removeprefix("file:")) / "_metadata").is_file()
     _wait_job_state(flink, job_id, {"FINISHED"})
 
 

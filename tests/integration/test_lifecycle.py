@@ -8,6 +8,7 @@ import signal
 import time
 from pathlib import Path
 
+from fraudlake.platform import process
 from fraudlake.platform.context import Context
 from fraudlake.platform.runner import services
 from tests.integration.conftest import fraudlake
@@ -75,15 +76,6 @@ def test_status_json_gives_connection_details(ctx: Context) -> None:
     )
 
 
-def _alive(pid: int) -> bool:
-    """True if the process exists and is not a zombie waiting for its parent to reap it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def _our_processes(ctx: Context) -> list[str]:
     """Command lines of live processes that use this checkout's state folder."""
     marker = str(ctx.settings.home)
@@ -107,7 +99,7 @@ def test_down_leaves_no_process_and_keeps_data(ctx: Context) -> None:
     done = fraudlake("down")
     assert done.returncode == 0, done.stderr
     assert all(pid is None for pid in _pids(ctx).values())
-    assert not [pid for pid in before if _alive(pid)]
+    assert not [pid for pid in before if process.alive(pid)]
     assert _our_processes(ctx) == []
     assert (ctx.settings.data_dir / "postgres" / "PG_VERSION").exists()
     assert (ctx.settings.data_dir / "kafka" / "meta.properties").exists()

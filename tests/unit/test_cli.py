@@ -77,19 +77,7 @@ def test_simulate_refuses_workers_with_files(capsys: pytest.CaptureFixture[str],
 def test_simulate_files_only(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
-    args = [
-        "simulate",
-        "--events",
-        "500",
-        "--no-kafka",
-        "--no-postgres",
-        "--start",
-        "2026-01-01",
-        "--out",
-        str(tmp_path / "p.parquet"),
-        "--truth-out",
-        str(tmp_path / "t.parquet"),
-    ]
+    args = _simulate_offline(500, out=tmp_path / "p.parquet", truth_out=tmp_path / "t.parquet")
     assert cli.main(args) == 0
     assert pq.read_table(tmp_path / "p.parquet").num_rows == 500
     assert pq.read_table(tmp_path / "t.parquet").column_names == [
@@ -129,24 +117,8 @@ def test_score_with_bad_rules_file_names_the_field(
 def test_simulate_then_score_offline(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 
-    assert (
-        cli.main(
-            [
-                "simulate",
-                "--events",
-                "2000",
-                "--no-kafka",
-                "--no-postgres",
-                "--start",
-                "2026-01-01",
-                "--out",
-                str(tmp_path / "p.parquet"),
-                "--customers-out",
-                str(tmp_path / "c.parquet"),
-            ]
-        )
-        == 0
-    )
+    outputs = {"out": tmp_path / "p.parquet", "customers_out": tmp_path / "c.parquet"}
+    assert cli.main(_simulate_offline(2000, **outputs)) == 0
     assert (
         cli.main(
             [
@@ -165,3 +137,11 @@ def test_simulate_then_score_offline(capsys: pytest.CaptureFixture[str], tmp_pat
     assert len(decisions) == 2000
     assert {d["rules_version"] for d in decisions} == {"v1"}
     assert any(d["is_alert"] for d in decisions) and not all(d["is_alert"] for d in decisions)
+
+
+def _simulate_offline(events: int, **outputs: Path) -> list[str]:
+    """`simulate` arguments that write files only, so no platform is needed."""
+    args = ["simulate", "--events", str(events), "--no-kafka", "--no-postgres", "--start", "2026-01-01"]
+    for flag, path in outputs.items():
+        args += [f"--{flag.replace('_', '-')}", str(path)]
+    return args

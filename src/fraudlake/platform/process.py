@@ -24,16 +24,25 @@ class PidRecord:
     start_ticks: int
 
 
-def _start_ticks(pid: int) -> int | None:
+def _stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat fields after the command name (state first), or None if gone or a zombie."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may hold spaces; fields after it are space separated.
-    after_name = stat.rsplit(")", 1)[1].split()
-    if after_name[0] == "Z":
-        return None
-    return int(after_name[19])
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else fields
+
+
+def alive(pid: int) -> bool:
+    """True if the process exists and is not a zombie waiting for its parent to reap it."""
+    return _stat(pid) is not None
+
+
+def _start_ticks(pid: int) -> int | None:
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
 
 
 def read_pid(pid_file: Path) -> PidRecord | None:
@@ -143,11 +152,9 @@ def tree_rss_bytes(pid: int) -> int:
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(entry.name))
+        fields = _stat(int(entry.name))
+        if fields:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
     page = os.sysconf("SC_PAGE_SIZE")
     total, stack = 0, [pid]
     while stack:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fraudlake.contract import CUSTOMER_PROFILE, DECISION, PAYMENT, CustomerProfile
+from fraudlake.parquet import ParquetSink
 from fraudlake.rules.history import score_stream
 from fraudlake.rules.ruleset import RuleSet
 
@@ -32,8 +33,6 @@ def score_file(
 ) -> int:
     """Score every payment of `input_path` into `output_path`; returns the number of decisions."""
     import pyarrow.parquet as pq
-
-    from fraudlake.simulator.sinks import ParquetSink
 
     table = pq.read_table(input_path).sort_by([("event_time", "ascending"), ("payment_id", "ascending")])
     payments = PAYMENT.from_arrow(table)

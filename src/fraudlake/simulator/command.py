@@ -6,7 +6,8 @@ import argparse
 import sys
 from dataclasses import replace
 
-from fraudlake.contract import CHARGEBACK, CUSTOMER_PROFILE, PAYMENT
+from fraudlake.contract import CHARGEBACK, CUSTOMER_PROFILE, GROUND_TRUTH, PAYMENT
+from fraudlake.parquet import ParquetSink
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.kafka import Kafka
@@ -15,7 +16,7 @@ from fraudlake.platform.service import Service
 from fraudlake.simulator.generator import Simulation, all_customers
 from fraudlake.simulator.options import Request, parse_duration, parse_start, to_config
 from fraudlake.simulator.run import Sinks, run, run_sharded
-from fraudlake.simulator.sinks import KafkaSink, ParquetSink, TruthSink, write_customers
+from fraudlake.simulator.sinks import KafkaSink, write_customers
 
 
 def simulate(ctx: Context, args: argparse.Namespace) -> int:
@@ -63,19 +64,19 @@ def simulate(ctx: Context, args: argparse.Namespace) -> int:
     sinks = Sinks(
         payments=ParquetSink(args.out, PAYMENT) if args.out else None,
         chargebacks=ParquetSink(args.chargebacks_out, CHARGEBACK) if args.chargebacks_out else None,
-        truth=TruthSink(args.truth_out) if args.truth_out else None,
+        truth=ParquetSink(args.truth_out, GROUND_TRUTH) if args.truth_out else None,
     )
+    bootstrap = None
     if not args.no_kafka:
         kafka = Kafka(ctx)
         _require(kafka, "cannot produce", "--no-kafka")
-        sinks.kafka = KafkaSink(kafka.bootstrap)
+        bootstrap = kafka.bootstrap
     mode = "real time" if args.realtime else "replay"
     print(f"  simulating {config.events:,} payments ({mode}, seed {config.seed}, {args.workers} worker(s))")
-    if args.workers > 1:
-        assert sinks.kafka is not None
-        sinks.kafka.close()
-        stats = run_sharded(config, args.workers, kafka.bootstrap)
+    if args.workers > 1 and bootstrap is not None:
+        stats = run_sharded(config, args.workers, bootstrap)
     else:
+        sinks.kafka = KafkaSink(bootstrap) if bootstrap else None
         stats = run(Simulation(config), sinks, realtime=args.realtime, progress=sys.stderr)
     print(
         f"  done: {stats.payments:,} payments ({stats.frauds:,} fraud), {stats.chargebacks:,} chargebacks, "

@@ -281,7 +281,6 @@ class Simulation:
         method = customer.payment_method
         if method == "apple_pay" and device[0] != "ios":
             method = "card"
-        customer.payments_made += 1
         return Payment(
             payment_id=f"pay-{self.config.seed}-{number:010d}",
             order_id=order_id or f"ord-{self.config.seed}-{number:010d}",
@@ -361,30 +360,36 @@ class Simulation:
     def _fraud(self, customer: Customer, payments: list[Payment], scenario: str) -> list[Item]:
         return [Item(p.event_time, customer.profile.customer_id, p, scenario, True) for p in payments]
 
+    def _times(self, t: int, count: int, gap_low: int, gap_high: int) -> list[int]:
+        """`count` moments from `t` on, each a random gap after the one before: an episode's rhythm."""
+        times = [t]
+        for _ in range(count - 1):
+            times.append(times[-1] + self.rng.randrange(gap_low, gap_high))
+        return times
+
+    def _ip(self, foreign_share: float, prefix: str, country: str) -> tuple[str, str]:
+        """A fraudster's IP: abroad with probability `foreign_share`, else inside `country`."""
+        if self.rng.random() < foreign_share:
+            return self._foreign_ip()
+        return ip_in(prefix, self.rng), country
+
     def _card_testing(self, t: int, account: Customer) -> list[Item]:
         rng = self.rng
         device = (account.devices[0].type, account.devices[0].fingerprint)
-        ip = (
-            self._foreign_ip()
-            if rng.random() < 0.6
-            else (ip_in(account.ip_prefix, rng), account.profile.country)
-        )
-        payments: list[Payment] = []
-        when = t
-        for _ in range(rng.randint(5, 15)):
-            payments.append(
-                self._payment(
-                    account,
-                    when,
-                    amount=rng.uniform(0.5, 3.0),
-                    device=device,
-                    ip=ip,
-                    direct=True,
-                    failed=rng.random() < 0.6,
-                    failure_reasons=("card_declined", "incorrect_cvc", "do_not_honor"),
-                )
+        ip = self._ip(0.6, account.ip_prefix, account.profile.country)
+        payments = [
+            self._payment(
+                account,
+                when,
+                amount=rng.uniform(0.5, 3.0),
+                device=device,
+                ip=ip,
+                direct=True,
+                failed=rng.random() < 0.6,
+                failure_reasons=("card_declined", "incorrect_cvc", "do_not_honor"),
             )
-            when += rng.randrange(5_000, 60_000)
+            for when in self._times(t, rng.randint(5, 15), 5_000, 60_000)
+        ]
         return self._fraud(account, payments, "card_testing")
 
     def _victim(self, t: int) -> Customer:
@@ -406,63 +411,51 @@ class Simulation:
         payments = [
             self._payment(
                 victim,
-                t + i * rng.randrange(MINUTE_MS, 20 * MINUTE_MS),
+                when,
                 amount=typical * rng.uniform(3, 8),
                 device=device,
                 ip=ip,
                 direct=rng.random() < 0.7,
             )
-            for i in range(rng.choice((1, 1, 2)))
+            for when in self._times(t, rng.choice((1, 1, 2)), MINUTE_MS, 20 * MINUTE_MS)
         ]
         return self._fraud(victim, payments, "account_takeover")
 
     def _new_account_fraud(self, t: int, account: Customer) -> list[Item]:
         rng = self.rng
         device = (account.devices[0].type, account.devices[0].fingerprint)
-        ip = (
-            self._foreign_ip()
-            if rng.random() < 0.5
-            else (ip_in(account.ip_prefix, rng), account.profile.country)
-        )
-        payments = []
-        for i in range(rng.randint(1, 3)):
-            payments.append(
-                self._payment(
-                    account,
-                    t + i * rng.randrange(2 * MINUTE_MS, 30 * MINUTE_MS),
-                    amount=rng.uniform(200, 1500),
-                    device=device,
-                    ip=ip,
-                    direct=True,
-                    failed=i == 0 and rng.random() < 0.3,
-                )
+        ip = self._ip(0.5, account.ip_prefix, account.profile.country)
+        payments = [
+            self._payment(
+                account,
+                when,
+                amount=rng.uniform(200, 1500),
+                device=device,
+                ip=ip,
+                direct=True,
+                failed=when == t and rng.random() < 0.3,
             )
+            for when in self._times(t, rng.randint(1, 3), 2 * MINUTE_MS, 30 * MINUTE_MS)
+        ]
         return self._fraud(account, payments, "new_account_fraud")
 
     def _card_spree(self, t: int, _account: None) -> list[Item]:
         rng = self.rng
         victim = self._victim(t)
         device = (rng.choice(("web", "android")), fingerprint(rng))
-        ip = (
-            self._foreign_ip()
-            if rng.random() < 0.5
-            else (ip_in(random_prefix(rng), rng), victim.profile.country)
-        )
-        payments: list[Payment] = []
-        when = t
-        for _ in range(rng.randint(3, 6)):
-            payments.append(
-                self._payment(
-                    victim,
-                    when,
-                    amount=rng.uniform(40, 600),
-                    device=device,
-                    ip=ip,
-                    merchant=rng.choice(MERCHANTS),
-                    direct=rng.random() < 0.5,
-                )
+        ip = self._ip(0.5, random_prefix(rng), victim.profile.country)
+        payments = [
+            self._payment(
+                victim,
+                when,
+                amount=rng.uniform(40, 600),
+                device=device,
+                ip=ip,
+                merchant=rng.choice(MERCHANTS),
+                direct=rng.random() < 0.5,
             )
-            when += rng.randrange(30_000, 3 * MINUTE_MS)
+            for when in self._times(t, rng.randint(3, 6), 30_000, 3 * MINUTE_MS)
+        ]
         return self._fraud(victim, payments, "card_spree")
 
     def _friendly_fraud(self, t: int, _account: None) -> list[Item]:

@@ -63,9 +63,12 @@ def to_config(request: Request, now_ms: int | None = None) -> SimConfig:
         rate = request.rate or DEFAULT_REALTIME_RATE
         if rate <= 0:
             raise ValueError(f"--rate must be positive, got {rate}")
-        if request.events is None and request.duration_ms is None:
+        if request.events is not None:
+            events = request.events
+        elif request.duration_ms is not None:
+            events = round(rate * request.duration_ms / 1000)
+        else:
             raise ValueError("real-time mode needs --events or --duration")
-        events = request.events if request.events is not None else round(rate * request.duration_ms / 1000)  # type: ignore[operator]
         window = round(events / rate * 1000)
         start = request.start_ms if request.start_ms is not None else now
         seasonal = False

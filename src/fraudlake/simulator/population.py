@@ -55,8 +55,6 @@ class Customer:
     activity: float
     direct_share: float
     ip_prefix: str
-    fraudster: bool = False
-    payments_made: int = 0
 
 
 def fingerprint(rng: random.Random) -> str:
@@ -144,7 +142,6 @@ def build_fraud_accounts(seed: int, count: int, start_ms: int, end_ms: int, shar
                 activity=0.0,
                 direct_share=0.9,
                 ip_prefix=random_prefix(rng),
-                fraudster=True,
             )
         )
     return accounts

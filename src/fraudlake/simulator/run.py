@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TextIO
 
-from fraudlake.contract import CHARGEBACK, PAYMENT
+from fraudlake.contract import CHARGEBACK, PAYMENT, GroundTruth
+from fraudlake.parquet import ParquetSink
 from fraudlake.simulator.generator import SimConfig, Simulation
-from fraudlake.simulator.sinks import KafkaSink, ParquetSink, TruthSink
+from fraudlake.simulator.sinks import KafkaSink
 from fraudlake.topics import CHARGEBACKS, PAYMENTS
 
 
@@ -22,7 +22,7 @@ class Sinks:
     chargebacks_topic: str = CHARGEBACKS.name
     payments: ParquetSink | None = None
     chargebacks: ParquetSink | None = None
-    truth: TruthSink | None = None
+    truth: ParquetSink | None = None
 
     def close(self) -> None:
         for sink in (self.kafka, self.payments, self.chargebacks, self.truth):
@@ -37,7 +37,6 @@ class Stats:
     chargebacks: int = 0
     malformed: int = 0
     seconds: float = 0.0
-    scenarios: Counter[str] = field(default_factory=Counter)
 
     @property
     def rate(self) -> float:
@@ -66,7 +65,6 @@ def run(
                 payment = item.payment
                 stats.payments += 1
                 stats.frauds += item.is_fraud
-                stats.scenarios[item.scenario or "unknown"] += 1
                 if sinks.kafka:
                     sinks.kafka.send(
                         sinks.payments_topic, item.key, PAYMENT.to_json(payment), payment.event_time
@@ -75,11 +73,13 @@ def run(
                     sinks.payments.add(payment)
                 if sinks.truth:
                     sinks.truth.add(
-                        payment.payment_id,
-                        payment.customer_id,
-                        item.is_fraud,
-                        item.scenario or "",
-                        payment.event_time,
+                        GroundTruth(
+                            payment.payment_id,
+                            payment.customer_id,
+                            item.is_fraud,
+                            item.scenario or "",
+                            payment.event_time,
+                        )
                     )
             elif item.chargeback is not None:
                 stats.chargebacks += 1
@@ -151,5 +151,4 @@ def run_sharded(
         total.frauds += part.frauds
         total.chargebacks += part.chargebacks
         total.malformed += part.malformed
-        total.scenarios.update(part.scenarios)
     return total

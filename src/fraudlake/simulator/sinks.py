@@ -1,14 +1,13 @@
-"""Where simulated traffic goes: Kafka topics, Parquet files, and the customer table in PostgreSQL."""
+"""Where simulated traffic goes besides Parquet files: Kafka topics and the customer table in PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from psycopg import Connection, sql
 
-from fraudlake.contract import CUSTOMER_PROFILE, RecordType
+from fraudlake.contract import CUSTOMER_PROFILE
 from fraudlake.simulator.population import Customer
 
 
@@ -62,78 +61,6 @@ class KafkaSink:
             self.errors.append(f"{remaining} records still undelivered after 60 s")
         if self.errors:
             raise RuntimeError(f"Kafka delivery failed for {len(self.errors)} records: {self.errors[0]}")
-
-
-class ParquetSink:
-    """Rows of one record type, written in row groups as they come (bounded memory)."""
-
-    def __init__(self, path: Path, record_type: RecordType[Any], batch: int = 100_000) -> None:
-        import pyarrow.parquet as pq
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._type = record_type
-        self._writer = pq.ParquetWriter(str(path), record_type.arrow_schema(), compression="zstd")
-        self._rows: list[Any] = []
-        self._batch = batch
-        self.written = 0
-
-    def add(self, record: Any) -> None:
-        self._rows.append(record)
-        if len(self._rows) >= self._batch:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._rows:
-            self._writer.write_table(self._type.to_arrow(self._rows))
-            self.written += len(self._rows)
-            self._rows = []
-
-    def close(self) -> None:
-        self._flush()
-        self._writer.close()
-
-
-TRUTH_COLUMNS = ("payment_id", "customer_id", "is_fraud", "scenario", "event_time")
-
-
-class TruthSink:
-    """Ground truth per payment: is it fraud, and which scenario or legitimate persona made it."""
-
-    def __init__(self, path: Path) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._schema = pa.schema(
-            [
-                pa.field("payment_id", pa.string(), nullable=False),
-                pa.field("customer_id", pa.string(), nullable=False),
-                pa.field("is_fraud", pa.bool_(), nullable=False),
-                pa.field("scenario", pa.string(), nullable=False),
-                pa.field("event_time", pa.timestamp("ms", tz="UTC"), nullable=False),
-            ]
-        )
-        self._writer = pq.ParquetWriter(str(path), self._schema, compression="zstd")
-        self._columns: dict[str, list[Any]] = {name: [] for name in TRUTH_COLUMNS}
-
-    def add(self, payment_id: str, customer_id: str, is_fraud: bool, scenario: str, event_time: int) -> None:
-        for name, value in zip(
-            TRUTH_COLUMNS, (payment_id, customer_id, is_fraud, scenario, event_time), strict=True
-        ):
-            self._columns[name].append(value)
-        if len(self._columns["payment_id"]) >= 100_000:
-            self._flush()
-
-    def _flush(self) -> None:
-        import pyarrow as pa
-
-        if self._columns["payment_id"]:
-            self._writer.write_table(pa.Table.from_pydict(self._columns, schema=self._schema))
-            self._columns = {name: [] for name in TRUTH_COLUMNS}
-
-    def close(self) -> None:
-        self._flush()
-        self._writer.close()
 
 
 def customer_table_ddl() -> sql.Composed:
