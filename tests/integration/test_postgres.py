@@ -70,9 +70,12 @@ def test_stream_role_cannot_write_even_outside_read_only_default(
             conn.execute(sql.SQL("insert into {} values ('c-3', 'PL')").format(ops_table))
 
 
-def test_server_runs_as_dedicated_non_root_user(postgres: Postgres) -> None:
+def test_server_runs_as_dedicated_non_root_user_and_group(postgres: Postgres) -> None:
     pid = postgres.running()["postgres"]
     assert pid is not None
     status = Path(f"/proc/{pid}/status").read_text().splitlines()
     uid = next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
+    gid = next(int(line.split()[1]) for line in status if line.startswith("Gid:"))
+    groups = next(line.split()[1:] for line in status if line.startswith("Groups:"))
     assert uid != 0
+    assert gid != 0 and "0" not in groups, "no root group either"

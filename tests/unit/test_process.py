@@ -93,3 +93,11 @@ def test_tree_rss_counts_descendants(tmp_path: Path) -> None:
         assert process.tree_rss_bytes(pid) >= own + (64 << 20)
     finally:
         process.stop(pid_file, timeout=5)
+
+
+def test_identity_drops_the_callers_groups() -> None:
+    import pwd
+
+    assert process.identity(None) == {}
+    me = pwd.getpwuid(os.getuid())
+    assert process.identity(me.pw_name) == {"user": me.pw_name, "group": me.pw_gid, "extra_groups": []}

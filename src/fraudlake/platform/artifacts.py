@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from fraudlake.platform.errors import PlatformError
+from fraudlake.platform.process import identity
 
 _MARKER = ".complete"
 
@@ -63,7 +64,7 @@ def run(
 ) -> str:
     """Run an install command; on failure raise a PlatformError with its last output lines."""
     try:
-        done = subprocess.run(
+        done: subprocess.CompletedProcess[str] = subprocess.run(
             list(argv),
             env=dict(env) if env is not None else None,
             cwd=cwd,
@@ -71,7 +72,7 @@ def run(
             text=True,
             timeout=timeout,
             check=False,
-            user=user,
+            **identity(user),
         )
     except FileNotFoundError:
         raise PlatformError(service, f"command not found: {argv[0]}", fix) from None

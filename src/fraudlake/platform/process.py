@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,14 @@ def running_pid(pid_file: Path) -> int | None:
     return record.pid if _start_ticks(record.pid) == record.start_ticks else None
 
 
+def identity(user: str | None) -> dict[str, Any]:
+    """Popen arguments that run as `user` with *its* group and no other: `user=` alone keeps the
+    caller's groups, so a child of root would still be in group root."""
+    if user is None:
+        return {}
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+
+
 def start_detached(
     argv: Sequence[str],
     *,
@@ -93,7 +103,7 @@ def start_detached(
             env=dict(env) if env is not None else None,
             cwd=cwd,
             start_new_session=True,
-            user=user,
+            **identity(user),
         )
     write_pid(pid_file, proc.pid)
     return proc.pid
