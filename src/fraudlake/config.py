@@ -52,6 +52,20 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FRAUDLAKE_FLINK_TM_MEMORY", "1536m", "TaskManager total process memory"),
     Variable("FRAUDLAKE_FLINK_STATE_STORAGE", "s3", "Checkpoints/savepoints: s3 (MinIO) or local"),
     Variable("FRAUDLAKE_START_TIMEOUT", "120", "Seconds to wait for one service to become ready"),
+    Variable("FRAUDLAKE_JOB_RULES", "(the packaged rules v1)", "Rules file the scoring job starts with"),
+    Variable("FRAUDLAKE_JOB_PARALLELISM", "1", "Parallelism of the scoring job (<= payments partitions)"),
+    Variable("FRAUDLAKE_JOB_GROUP_ID", "fraudlake-scoring", "Kafka consumer group of the scoring job"),
+    Variable("FRAUDLAKE_JOB_WATERMARK_DELAY_MS", "200", "Out-of-order bound; later payments go to the DLQ"),
+    Variable(
+        "FRAUDLAKE_JOB_IDLE_TIMEOUT_MS", "30000", "A partition silent this long stops holding event time back"
+    ),
+    Variable("FRAUDLAKE_JOB_CHECKPOINT_INTERVAL_MS", "5000", "Checkpoints = Kafka transaction commits"),
+    Variable("FRAUDLAKE_JOB_STATE_TTL_DAYS", "90", "Customer history idle this long is forgotten"),
+    Variable("FRAUDLAKE_JOB_PROFILE_CACHE_S", "600", "How long a looked-up customer profile is cached"),
+    Variable(
+        "FRAUDLAKE_JOB_ALERTS_DELIVERY", "at-least-once", "fraud-alerts sink: at-least-once or exactly-once"
+    ),
+    Variable("FRAUDLAKE_DEMO_RATE", "20", "Payments/s of the demo traffic `up` starts (0: none)"),
 )
 
 
@@ -82,6 +96,16 @@ class Settings:
     flink_tm_memory: str
     flink_state_storage: str
     start_timeout: int
+    job_rules: Path | None
+    job_parallelism: int
+    job_group_id: str
+    job_watermark_delay_ms: int
+    job_idle_timeout_ms: int
+    job_checkpoint_interval_ms: int
+    job_state_ttl_days: int
+    job_profile_cache_s: int
+    job_alerts_delivery: str
+    demo_rate: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -111,6 +135,24 @@ class Settings:
             flink_tm_memory=reader.memory("FRAUDLAKE_FLINK_TM_MEMORY", "1536m"),
             flink_state_storage=reader.choice("FRAUDLAKE_FLINK_STATE_STORAGE", "s3", ("s3", "local")),
             start_timeout=reader.integer("FRAUDLAKE_START_TIMEOUT", 120, low=5, high=3600),
+            job_rules=reader.optional_path("FRAUDLAKE_JOB_RULES"),
+            job_parallelism=reader.integer("FRAUDLAKE_JOB_PARALLELISM", 1, low=1, high=64),
+            job_group_id=reader.text("FRAUDLAKE_JOB_GROUP_ID", "fraudlake-scoring"),
+            job_watermark_delay_ms=reader.integer(
+                "FRAUDLAKE_JOB_WATERMARK_DELAY_MS", 200, low=0, high=3_600_000
+            ),
+            job_idle_timeout_ms=reader.integer(
+                "FRAUDLAKE_JOB_IDLE_TIMEOUT_MS", 30_000, low=1, high=3_600_000
+            ),
+            job_checkpoint_interval_ms=reader.integer(
+                "FRAUDLAKE_JOB_CHECKPOINT_INTERVAL_MS", 5000, low=100, high=3_600_000
+            ),
+            job_state_ttl_days=reader.integer("FRAUDLAKE_JOB_STATE_TTL_DAYS", 90, low=1, high=3650),
+            job_profile_cache_s=reader.integer("FRAUDLAKE_JOB_PROFILE_CACHE_S", 600, low=0, high=86_400),
+            job_alerts_delivery=reader.choice(
+                "FRAUDLAKE_JOB_ALERTS_DELIVERY", "at-least-once", ("at-least-once", "exactly-once")
+            ),
+            demo_rate=reader.integer("FRAUDLAKE_DEMO_RATE", 20, low=0, high=100_000),
         )
         settings.check_ports_distinct()
         return settings

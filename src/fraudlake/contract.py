@@ -14,6 +14,7 @@ not know.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import ipaddress
 import json
 import time
@@ -138,6 +139,38 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True)
+class Alert(Decision):
+    """A decision that alerts, with what an analyst needs first. Kafka topic `fraud-alerts`."""
+
+    TOPIC: ClassVar[str] = "fraud-alerts"
+
+    alert_id: str = _doc("alert_id_of(payment_id, rules_version): the same payment and rules, the same id")
+    amount: Decimal = _doc("the payment's amount")
+    currency: str = _enum(*CURRENCIES)
+    merchant_id: str = _doc("the merchant paid")
+
+
+def alert_id_of(payment_id: str, rules_version: str) -> str:
+    """Deterministic, so a replayed or re-delivered alert is recognisably the same one."""
+    return hashlib.sha256(f"{payment_id}:{rules_version}".encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Input the scoring job could not score, and why. Kafka topic `payments-dlq`, keyed as the input was;
+    the record's Kafka timestamp is the input's."""
+
+    TOPIC: ClassVar[str] = "payments-dlq"
+
+    reason: str = _doc("why: the contract's parse error, or lateness beyond the out-of-order bound")
+    raw_base64: str = _doc("the input's value, byte for byte, in Base64")
+    source_topic: str = _doc("where the input was read")
+    source_partition: int = _doc("its partition")
+    source_offset: int = _doc("its offset")
+    schema_version: int = _doc("contract version of this record")
+
+
+@dataclass(frozen=True, slots=True)
 class GroundTruth:
     """What really happened to one simulated payment: the simulator's `--truth-out` file."""
 
@@ -148,7 +181,7 @@ class GroundTruth:
     event_time: int = _doc("the payment's event time, UTC epoch milliseconds", **TIMESTAMP_MS)
 
 
-R = TypeVar("R", Payment, CustomerProfile, Chargeback, Decision, GroundTruth)
+R = TypeVar("R", Payment, CustomerProfile, Chargeback, Decision, Alert, DeadLetter, GroundTruth)
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,6 +421,8 @@ PAYMENT = RecordType(Payment)
 CUSTOMER_PROFILE = RecordType(CustomerProfile)
 CHARGEBACK = RecordType(Chargeback)
 DECISION = RecordType(Decision)
+ALERT = RecordType(Alert)
+DEAD_LETTER = RecordType(DeadLetter)
 GROUND_TRUTH = RecordType(GroundTruth)
 
 
@@ -404,7 +439,7 @@ def markdown() -> str:
         "`numeric(12,2)` and `timestamptz`. A reader ignores fields it does not know and rejects",
         "a `schema_version` it does not know.",
     ]
-    for record_type in (PAYMENT, CUSTOMER_PROFILE, CHARGEBACK, DECISION, GROUND_TRUTH):
+    for record_type in (PAYMENT, CUSTOMER_PROFILE, CHARGEBACK, DECISION, ALERT, DEAD_LETTER, GROUND_TRUTH):
         cls = record_type.cls
         lines += ["", f"## {cls.__name__}", "", (cls.__doc__ or "").strip(), ""]
         lines += ["| field | JSON | Parquet | SQL | allowed values / notes |", "|---|---|---|---|---|"]

@@ -226,12 +226,14 @@ class Flink(Service):
                 )
         self.wait_until("flink cluster", self.probe)
 
-    def rest(self, path: str, body: dict[str, Any] | None = None, timeout: float = 5) -> Any:
-        """Call the cluster's REST API: GET, or POST with a JSON body."""
+    def rest(
+        self, path: str, body: dict[str, Any] | None = None, timeout: float = 5, method: str = ""
+    ) -> Any:
+        """Call the cluster's REST API: GET, or POST with a JSON body, or the `method` given."""
         request = urllib.request.Request(  # noqa: S310 (our own http endpoint)
             f"{self.rest_url}{path}",
             data=None if body is None else json.dumps(body).encode(),
-            method="GET" if body is None else "POST",
+            method=method or ("GET" if body is None else "POST"),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310

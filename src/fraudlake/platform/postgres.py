@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from fraudlake import ops
 from fraudlake.platform import artifacts, process
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.service import Port, Service
@@ -96,12 +97,12 @@ class Postgres(Service):
             host=self.settings.bind_host,
             port=self.settings.pg_port,
             user=role,
-            password=self._password(role),
+            password=self.password(role),
             dbname=dbname or self.settings.pg_database,
             connect_timeout=3,
         )
 
-    def _password(self, role: str) -> str:
+    def password(self, role: str) -> str:
         key = {
             SUPERUSER: "pg_superuser_password",
             APP_ROLE: "pg_app_password",
@@ -118,7 +119,7 @@ class Postgres(Service):
                 verb = "alter" if exists else "create"
                 conn.execute(
                     sql.SQL(verb + " role {} with login password {}").format(
-                        sql.Identifier(role), sql.Literal(self._password(role))
+                        sql.Identifier(role), sql.Literal(self.password(role))
                     )
                 )
             conn.execute(
@@ -154,6 +155,9 @@ class Postgres(Service):
                 "alter default privileges for role {app} in schema {ops} grant select on tables to {stream}",
             ):
                 conn.execute(sql.SQL(statement).format(**ident))
+        with self.connect(APP_ROLE, database) as conn:
+            for ddl in ops.statements():
+                conn.execute(ddl)
 
     def connection(self, show_secrets: bool) -> dict[str, Any]:
         host, port, db = self.settings.bind_host, self.settings.pg_port, self.settings.pg_database
@@ -165,8 +169,8 @@ class Postgres(Service):
         ):
             entry: dict[str, Any] = {"user": role, "purpose": purpose}
             if show_secrets:
-                entry["password"] = self._password(role)
-                entry["dsn"] = f"postgresql://{role}:{self._password(role)}@{host}:{port}/{db}"
+                entry["password"] = self.password(role)
+                entry["dsn"] = f"postgresql://{role}:{self.password(role)}@{host}:{port}/{db}"
             else:
                 entry["dsn"] = f"postgresql://{role}@{host}:{port}/{db}"
             roles[role] = entry

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from fraudlake.contract import CUSTOMER_PROFILE, DECISION, PAYMENT, CustomerProfile
+from fraudlake.ops import PROFILES_MS_VIEW
 from fraudlake.parquet import ParquetSink
 from fraudlake.rules.history import score_stream
 from fraudlake.rules.ruleset import RuleSet
@@ -20,11 +21,11 @@ def read_profiles(path: Path) -> dict[str, CustomerProfile]:
 
 def profiles_from_postgres(conn: Any) -> dict[str, CustomerProfile]:
     """All customer profiles in one query: the batch scorer's equivalent of the job's cached lookup."""
-    names = ", ".join(
-        f"(extract(epoch from {c.name}) * 1000)::bigint" if c.timestamp_ms else c.name
-        for c in CUSTOMER_PROFILE.columns
-    )
-    rows = conn.execute(f"select {names} from {CustomerProfile.TABLE}").fetchall()  # noqa: S608 (names from the contract)
+    from psycopg import sql
+
+    names = sql.SQL(", ").join(map(sql.Identifier, CUSTOMER_PROFILE.names))
+    view = sql.Identifier(*PROFILES_MS_VIEW.split("."))
+    rows = conn.execute(sql.SQL("select {} from {}").format(names, view)).fetchall()
     return {row[0]: CustomerProfile(*row) for row in rows}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from fraudlake.contract import SCHEMA_VERSION, CustomerProfile, Decision, Paymen
 from fraudlake.rules.ruleset import RuleSet
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +57,11 @@ def _first_payment(_: RuleSet, __: Payment, f: Features) -> str | None:
 def _new_customer(rules: RuleSet, p: Payment, f: Features) -> str | None:
     if f.profile is None:
         return "no customer profile"
-    age_days = (p.event_time - f.profile.registered_at) / DAY_MS
-    limit = rules.param("NEW_CUSTOMER", "max_account_age_days")
-    return f"registered {age_days:.1f} days before" if age_days < limit else None
+    age_ms = p.event_time - f.profile.registered_at
+    if age_ms >= round(rules.param("NEW_CUSTOMER", "max_account_age_days") * DAY_MS):
+        return None
+    age_ms = max(age_ms, 0)
+    return f"registered {age_ms // DAY_MS}d {age_ms % DAY_MS // HOUR_MS}h before"
 
 
 def _unusual_hour(rules: RuleSet, p: Payment, f: Features) -> str | None:
@@ -101,13 +104,18 @@ def _new_device(_: RuleSet, p: Payment, f: Features) -> str | None:
 
 
 def _unusual_amount(rules: RuleSet, p: Payment, f: Features) -> str | None:
-    if f.prior_successes < rules.param("UNUSUAL_AMOUNT", "min_history") or not f.prior_successes:
+    n, total = f.prior_successes, f.prior_success_sum
+    if n < max(rules.param("UNUSUAL_AMOUNT", "min_history"), 1):
         return None
-    average = f.prior_success_sum / f.prior_successes
-    ratio = p.amount / average
-    if ratio > Decimal(str(rules.param("UNUSUAL_AMOUNT", "ratio"))):
-        return f"{p.amount} {p.currency} = {ratio:.1f}x the average {average:.2f}"
-    return None
+    if p.amount * n <= Decimal(str(rules.param("UNUSUAL_AMOUNT", "ratio"))) * total:
+        return None
+    ratio = _round(p.amount * n / total, "0.1")
+    return f"{p.amount} {p.currency} = {ratio}x the average {_round(total / n, '0.01')}"
+
+
+def _round(value: Decimal, step: str) -> Decimal:
+    """Half-up, as Flink SQL's ROUND: reasons read the same in both engines."""
+    return value.quantize(Decimal(step), rounding=ROUND_HALF_UP)
 
 
 CHECKS: dict[str, Check] = {

@@ -2,14 +2,18 @@
 
 Semantics both engines follow: payments are taken in event-time order (ties by payment_id); a
 payment's features count only earlier payments, except the velocity window, which counts the
-payments in [event_time - window, event_time] including this one. State per customer is bounded:
-the velocity window keeps only times still inside it, and at most MAX_DEVICES fingerprints are kept
-(the oldest seen is forgotten first).
+payments in [event_time - window, event_time] including this one. The velocity window keeps only
+times still inside it; counts, sums and seen devices last as long as the history (the streaming
+job expires a customer's state after its TTL, FRAUDLAKE_JOB_STATE_TTL_DAYS).
+
+Ties: payments of one customer at the same millisecond are ordered by payment_id here and by
+arrival in the stream, whose velocity window counts all of them (a RANGE window counts its peers).
+The simulator never emits such ties, so parity is exact on its traffic.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,8 +22,6 @@ from fraudlake.contract import CustomerProfile, Decision, Payment
 from fraudlake.rules.engine import Features, evaluate
 from fraudlake.rules.ruleset import RuleSet
 
-MAX_DEVICES = 32
-
 
 @dataclass
 class CustomerHistory:
@@ -27,7 +29,7 @@ class CustomerHistory:
     successes: int = 0
     success_sum: Decimal = Decimal("0")
     recent: deque[int] = field(default_factory=deque)
-    devices: OrderedDict[str, None] = field(default_factory=OrderedDict)
+    devices: set[str] = field(default_factory=set)
 
     def features(self, payment: Payment, profile: CustomerProfile | None, window_ms: int) -> Features:
         while self.recent and self.recent[0] < payment.event_time - window_ms:
@@ -47,10 +49,7 @@ class CustomerHistory:
             self.successes += 1
             self.success_sum += payment.amount
         self.recent.append(payment.event_time)
-        self.devices[payment.device_fingerprint] = None
-        self.devices.move_to_end(payment.device_fingerprint)
-        if len(self.devices) > MAX_DEVICES:
-            self.devices.popitem(last=False)
+        self.devices.add(payment.device_fingerprint)
 
 
 def velocity_window_ms(rules: RuleSet) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 from psycopg import Connection, sql
 
 from fraudlake.contract import CUSTOMER_PROFILE
+from fraudlake.ops import customer_table_ddl
 from fraudlake.simulator.population import Customer
 
 
@@ -61,17 +62,6 @@ class KafkaSink:
             self.errors.append(f"{remaining} records still undelivered after 60 s")
         if self.errors:
             raise RuntimeError(f"Kafka delivery failed for {len(self.errors)} records: {self.errors[0]}")
-
-
-def customer_table_ddl() -> sql.Composed:
-    schema, table = CUSTOMER_PROFILE.cls.TABLE.split(".")
-    columns = [
-        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind))
-        for name, kind in CUSTOMER_PROFILE.sql_columns().items()
-    ]
-    return sql.SQL("create table if not exists {} ({}, primary key ({}))").format(
-        sql.Identifier(schema, table), sql.SQL(", ").join(columns), sql.Identifier(CUSTOMER_PROFILE.cls.KEY)
-    )
 
 
 def write_customers(conn: Connection[Any], customers: list[Customer]) -> int:

@@ -1,0 +1,168 @@
+"""`fraudlake job start | stop | status | sql`: the scoring job on the platform's Flink cluster.
+
+A job is known by its name (pipeline.name). `stop --savepoint` records where the savepoint went
+in the checkout's state folder, and `start` resumes from the last recorded one unless told
+otherwise: the customers' history (velocity, averages, devices) survives restarts and rule changes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fraudlake.config import PROJECT_ROOT
+from fraudlake.job.spec import PASSWORD_ENV, JobSpec
+from fraudlake.platform.context import Context
+from fraudlake.platform.errors import PlatformError
+from fraudlake.platform.flink import Flink
+from fraudlake.platform.postgres import STREAM_ROLE, Postgres
+
+PROGRAM = Path(__file__).with_name("main.py")
+SOURCES = PROJECT_ROOT / "src"
+ACTIVE_STATES = {"CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "FAILING", "RECONCILING"}
+
+
+class JobError(PlatformError):
+    """The job could not be submitted, found or stopped; `details` are what Flink said."""
+
+    def __init__(
+        self,
+        cause: str,
+        fix: str = "see `fraudlake logs flink` and the Flink web UI",
+        details: list[str] | None = None,
+    ) -> None:
+        super().__init__("job", cause, fix)
+        self.details = details or []
+
+    def render(self) -> str:
+        return "\n".join([super().render(), *(f"    {line}" for line in self.details)])
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What the checkout remembers about a job between runs."""
+
+    last_savepoint: str | None
+
+
+class Jobs:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.flink = Flink(ctx)
+
+    def _state_file(self, name: str) -> Path:
+        return self.ctx.data("jobs") / f"{name}.json"
+
+    def state(self, name: str) -> JobState:
+        path = self._state_file(name)
+        if not path.exists():
+            return JobState(last_savepoint=None)
+        return JobState(**json.loads(path.read_text()))
+
+    def _remember(self, name: str, state: JobState) -> None:
+        path = self._state_file(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(state.__dict__, indent=2) + "\n")
+
+    def find(self, name: str) -> dict[str, Any] | None:
+        """The active job of that name, as /jobs/overview lists it."""
+        for job in self.flink.rest("/jobs/overview")["jobs"]:
+            if job["name"] == name and job["state"] in ACTIVE_STATES:
+                return dict(job)
+        return None
+
+    def start(self, spec: JobSpec, savepoint: str | None = None, fresh: bool = False) -> str:
+        """Submit the job; resumes from `savepoint`, else the last recorded one unless `fresh`."""
+        running = self.find(spec.name)
+        if running:
+            raise JobError(
+                f"job {spec.name} is already {running['state']} (id {running['jid']})",
+                fix=f"stop it first: fraudlake job stop --savepoint (or --name {spec.name})",
+            )
+        resume = savepoint or (None if fresh else self.state(spec.name).last_savepoint)
+        spec_file = self.ctx.data("jobs") / f"{spec.name}.spec.json"
+        spec_file.parent.mkdir(parents=True, exist_ok=True)
+        spec_file.write_text(spec.to_json())
+        command = ["bash", str(self.flink.home / "bin" / "flink"), "run", "-d"]
+        if resume:
+            command += ["-s", resume]
+        command += ["-pyfs", str(SOURCES), "-py", str(PROGRAM), "--spec", str(spec_file)]
+        env = self.flink.env() | {
+            "PYTHONPATH": str(SOURCES),
+            PASSWORD_ENV: Postgres(self.ctx).password(STREAM_ROLE),
+        }
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+        if done.returncode != 0 or "JobID" not in done.stdout:
+            raise JobError(
+                f"submitting {spec.name} failed (exit {done.returncode})",
+                details=(done.stdout + done.stderr).strip().splitlines()[-25:],
+            )
+        job_id = done.stdout.split("JobID")[-1].split()[0]
+        self.wait(job_id, {"RUNNING"})
+        return job_id
+
+    def wait(self, job_id: str, wanted: set[str], timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        state = "UNKNOWN"
+        while time.monotonic() < deadline:
+            state = self.flink.rest(f"/jobs/{job_id}")["state"]
+            if state in wanted:
+                return str(state)
+            if state in {"FAILED", "CANCELED", "FINISHED"}:
+                break
+            time.sleep(0.5)
+        root = self.flink.rest(f"/jobs/{job_id}/exceptions").get("root-exception") or ""
+        raise JobError(
+            f"job {job_id} is {state}, expected {' or '.join(sorted(wanted))}",
+            details=root.splitlines()[:25],
+        )
+
+    def stop(self, name: str, savepoint: bool) -> str | None:
+        """Stop the named job; with `savepoint`, returns and records the savepoint's location."""
+        job = self.find(name)
+        if job is None:
+            raise JobError(f"no active job named {name}", fix="see `fraudlake job status`")
+        job_id = job["jid"]
+        if not savepoint:
+            self.flink.rest(f"/jobs/{job_id}", method="PATCH")
+            self.wait(job_id, {"CANCELED"})
+            return None
+        trigger = self.flink.rest(f"/jobs/{job_id}/stop", {"drain": False})
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            status = self.flink.rest(f"/jobs/{job_id}/savepoints/{trigger['request-id']}")
+            if status["status"]["id"] == "COMPLETED":
+                operation = status.get("operation", {})
+                location = operation.get("location")
+                if not location:
+                    cause = operation.get("failure-cause", {}).get("stack-trace", "")
+                    raise JobError(f"stop-with-savepoint of {name} failed", details=cause.splitlines()[:25])
+                self.wait(job_id, {"FINISHED"})
+                self._remember(name, JobState(last_savepoint=location))
+                return str(location)
+            time.sleep(0.5)
+        raise JobError(f"stop-with-savepoint of {name} did not complete within 300 s")
+
+    def status(self, name: str) -> dict[str, Any]:
+        job = self.find(name)
+        report: dict[str, Any] = {"name": name, "last_savepoint": self.state(name).last_savepoint}
+        if job is None:
+            return report | {"state": "NOT RUNNING"}
+        job_id = job["jid"]
+        checkpoints = self.flink.rest(f"/jobs/{job_id}/checkpoints")
+        latest = (checkpoints.get("latest") or {}).get("completed") or {}
+        vertices = self.flink.rest(f"/jobs/{job_id}")["vertices"]
+        source = vertices[0]["metrics"] if vertices else {}
+        return report | {
+            "state": job["state"],
+            "job_id": job_id,
+            "web_ui": f"{self.flink.rest_url}/#/job/running/{job_id}/overview",
+            "uptime_s": round(job["duration"] / 1000),
+            "records_read": source.get("write-records", 0),
+            "checkpoints_completed": checkpoints.get("counts", {}).get("completed", 0),
+            "last_checkpoint": latest.get("external_path"),
+        }

@@ -1,0 +1,249 @@
+"""The scoring job as Flink SQL, generated from a JobSpec, the contract and a RuleSet.
+
+Pipeline (docs/decisions/0003-streaming-hot-path.md says why SQL):
+
+    payments (Kafka, raw bytes; event-time watermark read from the JSON)
+      -> parse_payment (Python UDF: the contract's parse)   -> rejected or late: payments-dlq
+      -> lookup join on the customer profile (JDBC, cached)
+      -> customer totals   (OVER customer ROWS UNBOUNDED: payments, successes, success sum before this one)
+      -> velocity          (OVER customer RANGE window: payments in the last N minutes)
+      -> device history    (OVER customer+device ROWS UNBOUNDED: seen before?)
+      -> rules (rules/sql.py) -> payment-scores; alerts -> fraud-alerts
+
+Names of the stateful steps are fixed, so a rules change that keeps the plan's shape maps the
+savepoint's operator state onto the new job (table.exec.uid.generation: ALWAYS).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from fraudlake.contract import ALERT, DEAD_LETTER, DECISION, PAYMENT, SCHEMA_VERSION, Column, RecordType
+from fraudlake.job.parse import PARSED_FIELDS
+from fraudlake.job.spec import JobSpec
+from fraudlake.rules import sql as rules_sql
+from fraudlake.rules.history import velocity_window_ms
+from fraudlake.rules.ruleset import RuleSet
+
+PARSE_FUNCTION = "parse_payment"
+ALERT_ID = "SUBSTRING(SHA256(CONCAT(payment_id, ':', rules_version)) FROM 1 FOR 32)"
+"""contract.alert_id_of in SQL."""
+MAX_FUTURE_MINUTES = 5
+
+
+def flink_type(column: Column) -> str:
+    if column.py_type is Decimal:
+        return "DECIMAL(12, 2)"
+    return {str: "STRING", int: "BIGINT", bool: "BOOLEAN", tuple: "ARRAY<STRING>"}[column.py_type]
+
+
+def parsed_type() -> str:
+    """The UDF's result: ROW<reason, raw_base64, payment fields...>."""
+    fields = ["`reason` STRING", "`raw_base64` STRING"]
+    fields += [f"`{c.name}` {flink_type(c)}" for c in PAYMENT.columns]
+    assert [f.split("`")[1] for f in fields] == list(PARSED_FIELDS)
+    return f"ROW<{', '.join(fields)}>"
+
+
+def _options(options: dict[str, str]) -> str:
+    return ",\n  ".join(f"{rules_sql.literal(k)} = {rules_sql.literal(v)}" for k, v in options.items())
+
+
+def _kafka_sink(
+    spec: JobSpec, table: str, topic: str, record: RecordType[Any], guarantee: str, extra: str = ""
+) -> str:
+    columns = [f"`{c.name}` {flink_type(c)}" for c in record.columns]
+    options = {
+        "connector": "kafka",
+        "topic": topic,
+        "properties.bootstrap.servers": spec.bootstrap,
+        "key.format": "raw",
+        "key.fields": "kafka_key",
+        "value.format": "json",
+        "value.fields-include": "EXCEPT_KEY",
+        "value.json.encode.decimal-as-plain-number": "true",
+        "sink.delivery-guarantee": guarantee,
+        # The broker's transaction.max.timeout.ms (15 min) caps the producer's transaction timeout.
+        "properties.transaction.timeout.ms": "900000",
+    }
+    if guarantee == "exactly-once":
+        options["sink.transactional-id-prefix"] = f"{spec.transactional_prefix}-{table}"
+    return (
+        f"CREATE TEMPORARY TABLE {table} (\n  `kafka_key` BYTES,\n  "
+        + ",\n  ".join(columns)
+        + extra
+        + f"\n) WITH (\n  {_options(options)}\n)"
+    )
+
+
+@dataclass(frozen=True)
+class JobSql:
+    config: dict[str, str]
+    tables: list[str]
+    views: list[str]
+    inserts: list[str]
+
+    def script(self) -> str:
+        """All statements, for reading and for `fraudlake job sql`."""
+        sets = [f"SET {rules_sql.literal(k)} = {rules_sql.literal(v)};" for k, v in self.config.items()]
+        return "\n\n".join([*sets, *(s + ";" for s in self.tables + self.views + self.inserts)]) + "\n"
+
+
+def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
+    """The job's statements; the JDBC password is only filled in by the program that submits them."""
+    delay_ms = spec.watermark_delay_ms
+    config = {
+        "pipeline.name": spec.name,
+        "parallelism.default": str(spec.parallelism),
+        "table.local-time-zone": "UTC",
+        "table.exec.source.idle-timeout": f"{spec.idle_timeout_ms} ms",
+        "table.exec.state.ttl": f"{spec.state_ttl_days} d",
+        "table.exec.uid.generation": "ALWAYS",
+        "execution.checkpointing.interval": f"{spec.checkpoint_interval_ms} ms",
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "python.fn-execution.bundle.time": "20",
+    }
+    event_time = "TRY_CAST(JSON_VALUE(CAST(`raw` AS STRING), '$.event_time') AS BIGINT)"
+    source = f"""CREATE TEMPORARY TABLE payments_source (
+  `kafka_key` BYTES,
+  `raw` BYTES,
+  `source_topic` STRING METADATA FROM 'topic' VIRTUAL,
+  `source_partition` INT METADATA FROM 'partition' VIRTUAL,
+  `source_offset` BIGINT METADATA FROM 'offset' VIRTUAL,
+  `kafka_ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+  -- event time from the JSON; unreadable or implausibly future times fall back to the Kafka time,
+  -- so a malformed record (on its way to the DLQ) cannot drag the watermark anywhere
+  `rowtime` AS CASE
+    WHEN {event_time} IS NULL
+      OR TO_TIMESTAMP_LTZ({event_time}, 3) > `kafka_ts` + INTERVAL '{MAX_FUTURE_MINUTES}' MINUTE
+    THEN `kafka_ts` ELSE TO_TIMESTAMP_LTZ({event_time}, 3) END,
+  `proctime` AS PROCTIME(),
+  WATERMARK FOR `rowtime` AS `rowtime` - INTERVAL '{delay_ms / 1000:.3f}' SECOND
+) WITH (
+  {
+        _options(
+            {
+                "connector": "kafka",
+                "topic": spec.payments_topic,
+                "properties.bootstrap.servers": spec.bootstrap,
+                "properties.group.id": spec.group_id,
+                "properties.isolation.level": "read_committed",
+                "scan.startup.mode": "group-offsets",
+                "properties.auto.offset.reset": "earliest",
+                "key.format": "raw",
+                "key.fields": "kafka_key",
+                "value.format": "raw",
+                "value.fields-include": "EXCEPT_KEY",
+            }
+        )
+    }
+)"""
+    profiles = f"""CREATE TEMPORARY TABLE customer_profiles (
+  `customer_id` STRING, `country` STRING, `timezone` STRING, `registered_at` BIGINT,
+  PRIMARY KEY (`customer_id`) NOT ENFORCED
+) WITH (
+  {
+        _options(
+            {
+                "connector": "jdbc",
+                "url": spec.jdbc_url,
+                "table-name": spec.profiles_table,
+                "username": spec.jdbc_user,
+                "password": password,
+                "lookup.cache": "PARTIAL",
+                "lookup.partial-cache.max-rows": "200000",
+                "lookup.partial-cache.expire-after-write": f"{spec.profile_cache_s} s",
+                "lookup.partial-cache.cache-missing-key": "false",
+                "lookup.max-retries": "5",
+            }
+        )
+    }
+)"""
+    tables = [
+        source,
+        profiles,
+        _kafka_sink(spec, "decisions_sink", spec.scores_topic, DECISION, "exactly-once"),
+        _kafka_sink(spec, "alerts_sink", spec.alerts_topic, ALERT, spec.alerts_delivery),
+        _kafka_sink(
+            spec,
+            "dead_letters_sink",
+            spec.dlq_topic,
+            DEAD_LETTER,
+            "exactly-once",
+            extra=",\n  `kafka_ts` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp'",
+        ),
+    ]
+    late = (
+        f"'late: event_time more than {delay_ms} ms behind the job''s watermark "
+        "(out-of-order bound FRAUDLAKE_JOB_WATERMARK_DELAY_MS)'"
+    )
+    payment_fields = ", ".join(f"x.p.`{name}` AS `{name}`" for name in PAYMENT.names)
+    window = velocity_window_ms(rules) // 60_000 or 1
+    views = [
+        f"""CREATE TEMPORARY VIEW parsed AS
+SELECT `kafka_key`, `source_topic`, `source_partition`, `source_offset`, `kafka_ts`, `rowtime`, `proctime`,
+  {PARSE_FUNCTION}(`raw`, CASE WHEN `rowtime` <= CURRENT_WATERMARK(`rowtime`) THEN {late} END) AS p
+FROM payments_source""",
+        f"""CREATE TEMPORARY VIEW payments_valid AS
+SELECT {payment_fields}, x.`rowtime` AS `rowtime`, x.`proctime` AS `proctime`
+FROM parsed AS x WHERE x.p.`reason` IS NULL""",
+        """CREATE TEMPORARY VIEW enriched AS
+SELECT v.*, c.`customer_id` AS profile_customer_id, c.`country` AS profile_country,
+  c.`timezone` AS profile_timezone, c.`registered_at` AS profile_registered_ms
+FROM payments_valid AS v
+LEFT JOIN customer_profiles FOR SYSTEM_TIME AS OF v.`proctime` AS c ON v.`customer_id` = c.`customer_id`""",
+        """CREATE TEMPORARY VIEW customer_totals AS
+SELECT *,
+  COUNT(*) OVER w - 1 AS prior_payments,
+  SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) OVER w
+    - CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END AS prior_successes,
+  SUM(CASE WHEN status = 'succeeded' THEN amount ELSE CAST(0 AS DECIMAL(12, 2)) END) OVER w
+    - CASE WHEN status = 'succeeded' THEN amount ELSE CAST(0 AS DECIMAL(12, 2)) END AS prior_success_sum
+FROM enriched
+WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime` ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
+        f"""CREATE TEMPORARY VIEW velocity AS
+SELECT *, COUNT(*) OVER w AS payments_in_window
+FROM customer_totals
+WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime`
+  RANGE BETWEEN INTERVAL '{window}' MINUTE PRECEDING AND CURRENT ROW)""",
+        f"""CREATE TEMPORARY VIEW features AS
+SELECT *, COUNT(*) OVER w > 1 AS device_seen, {rules_sql.LOCAL_HOUR} AS local_hour
+FROM velocity
+WINDOW w AS (PARTITION BY customer_id, device_fingerprint ORDER BY `rowtime`
+  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
+        "CREATE TEMPORARY VIEW fired AS\nSELECT *,\n  "
+        + ",\n  ".join(rules_sql.fired_columns(rules))
+        + "\nFROM features",
+        _decisions_view(rules),
+    ]
+    decision_names = ", ".join(f"`{n}`" for n in DECISION.names)
+    inserts = [
+        f"INSERT INTO decisions_sink SELECT `kafka_key`, {decision_names} FROM decisions",
+        f"INSERT INTO alerts_sink SELECT `kafka_key`, {decision_names}, "
+        f"{ALERT_ID}, amount, currency, merchant_id FROM decisions WHERE is_alert",
+        f"""INSERT INTO dead_letters_sink
+SELECT `kafka_key`, x.p.`reason`, x.p.`raw_base64`, `source_topic`, CAST(`source_partition` AS BIGINT),
+  `source_offset`, CAST({SCHEMA_VERSION} AS BIGINT), `kafka_ts`
+FROM parsed AS x WHERE x.p.`reason` IS NOT NULL""",
+    ]
+    return JobSql(config, tables, views, inserts)
+
+
+def _decisions_view(rules: RuleSet) -> str:
+    columns = rules_sql.decision_columns(rules)
+    now = "CAST(CURRENT_ROW_TIMESTAMP() AS TIMESTAMP(3))"
+    return f"""CREATE TEMPORARY VIEW decisions AS
+SELECT CAST(customer_id AS BYTES) AS `kafka_key`, payment_id, customer_id,
+  {columns["score"]} AS score,
+  {columns["severity"]} AS severity,
+  {columns["is_alert"]} AS is_alert,
+  {columns["reasons"]} AS reasons,
+  {rules_sql.literal(rules.version)} AS rules_version,
+  event_time,
+  UNIX_TIMESTAMP(DATE_FORMAT({now}, 'yyyy-MM-dd HH:mm:ss')) * 1000
+    + EXTRACT(MILLISECOND FROM {now}) AS scored_at,
+  CAST({SCHEMA_VERSION} AS BIGINT) AS schema_version,
+  amount, currency, merchant_id
+FROM fired"""

@@ -1,0 +1,47 @@
+"""The `ops` schema in PostgreSQL: the online tables fraudlake reads while it scores.
+
+`customer_profiles` is the contract's CustomerProfile table. `customer_profiles_ms` shows the same
+rows with times as UTC epoch milliseconds, as the contract's records carry them: the streaming
+job's JDBC lookup and the batch scorer both read it, so both engines see identical values.
+"""
+
+from __future__ import annotations
+
+from psycopg import sql
+
+from fraudlake.contract import CUSTOMER_PROFILE, CustomerProfile
+
+PROFILES_MS_VIEW = f"{CustomerProfile.TABLE}_ms"
+
+
+def _identifier(dotted: str) -> sql.Identifier:
+    return sql.Identifier(*dotted.split("."))
+
+
+def customer_table_ddl() -> sql.Composed:
+    columns = [
+        sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind))
+        for name, kind in CUSTOMER_PROFILE.sql_columns().items()
+    ]
+    return sql.SQL("create table if not exists {} ({}, primary key ({}))").format(
+        _identifier(CustomerProfile.TABLE),
+        sql.SQL(", ").join(columns),
+        sql.Identifier(CustomerProfile.KEY),
+    )
+
+
+def profiles_view_ddl() -> sql.Composed:
+    columns = [
+        sql.SQL("(extract(epoch from {0}) * 1000)::bigint as {0}" if c.timestamp_ms else "{0}").format(
+            sql.Identifier(c.name)
+        )
+        for c in CUSTOMER_PROFILE.columns
+    ]
+    return sql.SQL("create or replace view {} as select {} from {}").format(
+        _identifier(PROFILES_MS_VIEW), sql.SQL(", ").join(columns), _identifier(CustomerProfile.TABLE)
+    )
+
+
+def statements() -> list[sql.Composed]:
+    """Idempotent DDL of the ops schema's objects, run by the owning role on every `up`."""
+    return [customer_table_ddl(), profiles_view_ddl()]
