@@ -26,7 +26,7 @@ step "ruff"
 "$BIN/ruff" format --check .
 step "mypy"
 "$BIN/mypy"
-step "platform (fraudlake up)"
-"$BIN/fraudlake" up
+step "platform and scoring job (fraudlake up --no-demo)"
+"$BIN/fraudlake" up --no-demo
 step "pytest"
 "$BIN/pytest" "$@"

@@ -21,8 +21,10 @@ from fraudlake.platform.process import tail
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fraudlake", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="install (cached) and start Kafka, PostgreSQL, MinIO and Flink")
-    sub.add_parser("down", help="stop the processes `up` started; data is kept")
+    up = sub.add_parser("up", help="start the platform, the scoring job and demo traffic")
+    up.add_argument("--no-job", action="store_true", help="start the platform only")
+    up.add_argument("--no-demo", action="store_true", help="no demo traffic (FRAUDLAKE_DEMO_RATE=0 too)")
+    sub.add_parser("down", help="stop demo, job (with a savepoint) and platform; data is kept")
     status = sub.add_parser("status", help="up/down per service, and why when down")
     status.add_argument("--json", action="store_true", help="machine-readable, with connections")
     status.add_argument("--show-secrets", action="store_true", help="include passwords")
@@ -52,6 +54,22 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--output", type=Path, required=True, help="decisions Parquet to write")
     score.add_argument("--rules", type=Path, help="rules YAML (default: the packaged v1 rules)")
     score.add_argument("--profiles", type=Path, help="customer profiles Parquet (default: PostgreSQL)")
+    job = sub.add_parser("job", help="the streaming scoring job on the Flink cluster")
+    job_sub = job.add_subparsers(dest="action", required=True)
+    start = job_sub.add_parser("start", help="submit; resumes from the last savepoint of `job stop`")
+    start.add_argument("--rules", type=Path, help="rules YAML (default: FRAUDLAKE_JOB_RULES or v1)")
+    start.add_argument("--from-savepoint", help="resume from this savepoint instead of the last one")
+    start.add_argument("--fresh", action="store_true", help="start without state (offsets: the group's)")
+    stop = job_sub.add_parser("stop", help="stop the job")
+    stop.add_argument("--savepoint", action="store_true", help="take a savepoint the next start resumes")
+    job_status = job_sub.add_parser("status", help="state, checkpoints, last savepoint")
+    job_status.add_argument("--json", action="store_true")
+    job_sql = job_sub.add_parser("sql", help="print the Flink SQL generated from the rules file")
+    job_sql.add_argument("--rules", type=Path, help="rules YAML (default: FRAUDLAKE_JOB_RULES or v1)")
+    watch = sub.add_parser("watch", help="print the latest alerts, decisions or rejected input")
+    watch.add_argument("stream", choices=["alerts", "scores", "dlq"])
+    watch.add_argument("-n", "--last", type=int, default=20, help="records per partition to show first")
+    watch.add_argument("-f", "--follow", action="store_true", help="keep printing new records")
     reset = sub.add_parser("reset", help="stop everything and wipe local data, logs and secrets")
     reset.add_argument("--yes", action="store_true", help="do not ask")
     return parser
@@ -74,20 +92,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(ctx: Context, args: argparse.Namespace) -> int:
     if args.command == "up":
-        started = time.monotonic()
-        print(f"fraudlake up (state in {ctx.settings.home})")
-        runner.up(ctx, sys.stdout)
-        report = runner.status(ctx, show_secrets=True)
-        print(f"\nplatform up in {time.monotonic() - started:.1f}s\n")
-        print(_table(report))
-        down = [name for name, entry in report.items() if entry["status"] != "up"]
-        if down:
-            print(f"\nerror: not healthy after start: {', '.join(down)}", file=sys.stderr)
-            return 1
-        return 0
+        return _up(ctx, args)
     if args.command == "down":
+        from fraudlake.job import command as job_command
+
+        job_command.stop_with_platform(ctx, sys.stdout)
         runner.down(ctx, sys.stdout)
         return 0
+    if args.command == "job":
+        from fraudlake.job.command import job
+
+        return job(ctx, args)
     if args.command == "status":
         report = runner.status(ctx, show_secrets=args.show_secrets)
         if args.json:
@@ -101,12 +116,38 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
         from fraudlake.simulator.command import simulate
 
         return simulate(ctx, args)
+    if args.command == "watch":
+        from fraudlake.job.watch import watch
+
+        return watch(ctx, args.stream, args.last, args.follow)
     if args.command == "score":
         return _score(ctx, args)
     if args.command == "reset":
         confirm = (lambda _q: True) if args.yes else _ask
         return 0 if runner.reset(ctx, sys.stdout, confirm) else 1
     raise AssertionError(args.command)
+
+
+def _up(ctx: Context, args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    print(f"fraudlake up (state in {ctx.settings.home})")
+    runner.up(ctx, sys.stdout)
+    report = runner.status(ctx, show_secrets=True)
+    down = [name for name, entry in report.items() if entry["status"] != "up"]
+    if down:
+        print(_table(report))
+        print(f"\nerror: not healthy after start: {', '.join(down)}", file=sys.stderr)
+        return 1
+    notes: list[str] = []
+    if not args.no_job:
+        from fraudlake.job import command as job_command
+
+        notes = job_command.start_with_platform(ctx, sys.stdout, demo_traffic=not args.no_demo)
+    print(f"\nplatform up in {time.monotonic() - started:.1f}s\n")
+    print(_table(report))
+    for note in notes:
+        print(note)
+    return 0
 
 
 def _score(ctx: Context, args: argparse.Namespace) -> int:

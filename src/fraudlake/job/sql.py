@@ -240,7 +240,7 @@ SELECT CAST(customer_id AS BYTES) AS `kafka_key`, payment_id, customer_id,
   {columns["severity"]} AS severity,
   {columns["is_alert"]} AS is_alert,
   {columns["reasons"]} AS reasons,
-  {rules_sql.literal(rules.version)} AS rules_version,
+  CAST({rules_sql.literal(rules.version)} AS STRING) AS rules_version,
   event_time,
   UNIX_TIMESTAMP(DATE_FORMAT({now}, 'yyyy-MM-dd HH:mm:ss')) * 1000
     + EXTRACT(MILLISECOND FROM {now}) AS scored_at,

@@ -39,9 +39,13 @@ FLINK_VENV_REQUIREMENTS = (
 )
 
 
-def _requirements_key() -> str:
+JARS_LAYOUT = "lib: wheel lib + connectors + opt/flink-python; plugins: s3-fs-hadoop"
+"""Part of the jar folder's cache key: a change here assembles a new folder beside the old one."""
+
+
+def _requirements_key(*extra: str) -> str:
     """Part of the venv's cache key: changing a pin builds a new venv beside the old one."""
-    return hashlib.sha256("\n".join(FLINK_VENV_REQUIREMENTS).encode()).hexdigest()[:10]
+    return hashlib.sha256("\n".join([*FLINK_VENV_REQUIREMENTS, *extra]).encode()).hexdigest()[:10]
 
 
 class Flink(Service):
@@ -68,8 +72,8 @@ class Flink(Service):
 
     @property
     def jars(self) -> Path:
-        # keyed like the venv: lib/ links into the venv's jars
-        return self.ctx.cache("flink", f"{FLINK_VERSION}-{_requirements_key()}", "jars")
+        # keyed like the venv (lib/ links into the venv's jars) and by the folder's layout
+        return self.ctx.cache("flink", f"{FLINK_VERSION}-{_requirements_key(JARS_LAYOUT)}", "jars")
 
     @property
     def lib_dir(self) -> Path:
@@ -122,7 +126,11 @@ class Flink(Service):
         )
         lib = dest / "lib"
         lib.mkdir()
-        for jar in sorted((self.home / "lib").glob("*.jar")):
+        # flink-python in lib/ (parent class loader) with org.apache.beam parent-first: otherwise every
+        # PyFlink job loads its ~15,000 Beam classes again and the TaskManager's metaspace runs out.
+        for jar in sorted(
+            [*(self.home / "lib").glob("*.jar"), *(self.home / "opt").glob("flink-python-*.jar")]
+        ):
             (lib / jar.name).symlink_to(jar)
         plugin = dest / "plugins" / "s3-fs-hadoop"
         plugin.mkdir(parents=True)
@@ -160,6 +168,7 @@ class Flink(Service):
             "state.backend.type": "hashmap",
             "execution.checkpointing.incremental": False,
             "restart-strategy.type": "exponential-delay",
+            "classloader.parent-first-patterns.additional": "org.apache.beam.",
             "python.executable": str(self.python),
             "python.client.executable": str(self.python),
         }

@@ -135,9 +135,13 @@ SQL_RULES: dict[str, Callable[[RuleSet], SqlRule]] = {
 
 
 def fired_columns(rules: RuleSet) -> list[str]:
-    """`fired_<RULE>` BOOLEAN and `reason_<RULE>` STRING select items, in the rules file's order."""
+    """`fired_<RULE>` BOOLEAN and `reason_<RULE>` STRING select items, in the engine's fixed rule order.
+
+    The planner computes these below the last OVER window, so they are part of its state: a fixed
+    order keeps that state's layout when the rules file is reordered or its points and parameters
+    change (a savepoint then restores into the new rules)."""
     items = []
-    for rule_id in rules.rules:
+    for rule_id in (r for r in SQL_RULES if r in rules.rules):
         rule = SQL_RULES[rule_id](rules)
         items.append(f"COALESCE({rule.condition}, FALSE) AS fired_{rule_id}")
         items.append(

@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg import Connection, sql
 
-from fraudlake.contract import CUSTOMER_PROFILE
+from fraudlake.contract import CUSTOMER_PROFILE, CustomerProfile
 from fraudlake.ops import customer_table_ddl
 from fraudlake.simulator.population import Customer
 
@@ -66,6 +66,11 @@ class KafkaSink:
 
 def write_customers(conn: Connection[Any], customers: list[Customer]) -> int:
     """Upsert the customer base into `ops.customer_profiles` (idempotent for a given seed)."""
+    return write_profiles(conn, [customer.profile for customer in customers])
+
+
+def write_profiles(conn: Connection[Any], profiles: list[CustomerProfile]) -> int:
+    """Upsert customer profiles into `ops.customer_profiles`, in one COPY."""
     schema, table = CUSTOMER_PROFILE.cls.TABLE.split(".")
     target = sql.Identifier(schema, table)
     names = CUSTOMER_PROFILE.names
@@ -76,8 +81,7 @@ def write_customers(conn: Connection[Any], customers: list[Customer]) -> int:
         with conn.cursor().copy(
             sql.SQL("copy incoming ({}) from stdin").format(sql.SQL(", ").join(map(sql.Identifier, names)))
         ) as copy:
-            for customer in customers:
-                profile = customer.profile
+            for profile in profiles:
                 copy.write_row(
                     [
                         datetime.fromtimestamp(getattr(profile, n) / 1000, UTC)
@@ -94,4 +98,4 @@ def write_customers(conn: Connection[Any], customers: list[Customer]) -> int:
                 target, sql.Identifier(CUSTOMER_PROFILE.cls.KEY), updates
             )
         )
-    return len(customers)
+    return len(profiles)

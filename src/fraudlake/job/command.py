@@ -1,0 +1,89 @@
+"""`fraudlake job ...`, and the job's part in `fraudlake up` / `down`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from fraudlake.job import demo
+from fraudlake.job.control import Jobs
+from fraudlake.job.spec import JOB_NAME, JobSpec
+from fraudlake.job.sql import job_sql
+from fraudlake.platform.context import Context
+from fraudlake.platform.flink import Flink
+from fraudlake.platform.runner import Progress
+from fraudlake.rules import ruleset
+from fraudlake.topics import FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS_DLQ
+
+
+def job(ctx: Context, args: argparse.Namespace) -> int:
+    jobs = Jobs(ctx)
+    if args.action in ("start", "sql"):
+        try:
+            spec = JobSpec.from_settings(ctx.settings, rules_path=args.rules)
+            rules = ruleset.load(Path(spec.rules_path))
+        except ruleset.RulesError as exc:
+            print(f"error: rules: {exc}", file=sys.stderr)
+            return 2
+        if args.action == "sql":
+            print(job_sql(spec, rules).script(), end="")
+            return 0
+        job_id = jobs.start(spec, savepoint=args.from_savepoint, fresh=args.fresh)
+        print(f"  {spec.name} running (rules {rules.version}), job id {job_id}")
+        print(f"  web UI: {Flink(ctx).rest_url}/#/job/running/{job_id}/overview")
+        return 0
+    if args.action == "stop":
+        location = jobs.stop(JOB_NAME, savepoint=args.savepoint)
+        print(
+            f"  {JOB_NAME} stopped" + (f"; savepoint {location} (next start resumes it)" if location else "")
+        )
+        return 0
+    report = jobs.status(JOB_NAME)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for key, value in report.items():
+            print(f"  {key:22} {value}")
+    return 0 if report["state"] == "RUNNING" else 3
+
+
+def start_with_platform(ctx: Context, out: TextIO, demo_traffic: bool) -> list[str]:
+    """Start the scoring job (resuming its last savepoint) and the demo traffic; lines to show."""
+    progress = Progress(out)
+    jobs = Jobs(ctx)
+    with progress.step("start scoring job") as notes:
+        running = jobs.find(JOB_NAME)
+        if running:
+            notes.append(f"already {running['state']}")
+        else:
+            jobs.start(JobSpec.from_settings(ctx.settings))
+            notes.append("started")
+    rate = ctx.settings.demo_rate if demo_traffic else 0
+    if rate:
+        with progress.step("start demo traffic") as notes:
+            notes.append(f"{rate} payments/s, pid {demo.start(ctx, rate)}")
+    bootstrap = f"{ctx.settings.bind_host}:{ctx.settings.kafka_port}"
+    return [
+        "",
+        f"scoring job {JOB_NAME}: {Flink(ctx).rest_url}  (fraudlake job status)",
+        f"decisions: topic {PAYMENT_SCORES.name}, alerts: topic {FRAUD_ALERTS.name}, "
+        f"rejected input: topic {PAYMENTS_DLQ.name} on {bootstrap}",
+        "watch them: ./fraudlake watch alerts --follow   (or: scores, dlq)"
+        + (f"; demo traffic log: {demo.log_file(ctx)}" if rate else ""),
+    ]
+
+
+def stop_with_platform(ctx: Context, out: TextIO) -> None:
+    """Before the platform stops: demo traffic off, job stopped with a savepoint `up` resumes."""
+    progress = Progress(out)
+    with progress.step("stop demo traffic") as notes:
+        notes.append("stopped" if demo.stop(ctx) else "was not running")
+    with progress.step("stop scoring job") as notes:
+        flink = Flink(ctx)
+        if flink.probe() is not None or Jobs(ctx).find(JOB_NAME) is None:
+            notes.append("was not running")
+        else:
+            notes.append(f"savepoint {Jobs(ctx).stop(JOB_NAME, savepoint=True)}")

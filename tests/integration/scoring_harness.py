@@ -1,0 +1,170 @@
+"""A scoring job of its own per test: private topics and consumer group, submitted like `fraudlake job`."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+
+from fraudlake.contract import (
+    ALERT,
+    DEAD_LETTER,
+    DECISION,
+    PAYMENT,
+    Alert,
+    CustomerProfile,
+    DeadLetter,
+    Decision,
+    Payment,
+)
+from fraudlake.job.control import Jobs
+from fraudlake.job.spec import JobSpec
+from fraudlake.platform.context import Context
+from fraudlake.platform.kafka import Kafka
+from fraudlake.platform.postgres import APP_ROLE, Postgres
+from fraudlake.simulator.sinks import write_profiles
+from tests.factories import payment
+
+PARTITIONS = 2
+FLUSH = b"cus-flush"
+
+
+@dataclass
+class ScoringJob:
+    ctx: Context
+    spec: JobSpec
+    jobs: Jobs
+
+    @classmethod
+    def create(cls, ctx: Context, **changes: Any) -> ScoringJob:
+        suffix = uuid.uuid4().hex[:8]
+        spec = JobSpec.from_settings(
+            ctx.settings,
+            name=f"test-scoring-{suffix}",
+            payments_topic=f"test-payments-{suffix}",
+            scores_topic=f"test-scores-{suffix}",
+            alerts_topic=f"test-alerts-{suffix}",
+            dlq_topic=f"test-dlq-{suffix}",
+            group_id=f"test-scoring-{suffix}",
+            **changes,
+        )
+        admin = Kafka(ctx).admin()
+        try:
+            admin.create_topics(
+                [NewTopic(spec.payments_topic, PARTITIONS, 1)]
+                + [NewTopic(t, 1, 1) for t in (spec.scores_topic, spec.alerts_topic, spec.dlq_topic)]
+            )
+        finally:
+            admin.close()
+        return cls(ctx, spec, Jobs(ctx))
+
+    @property
+    def suffix(self) -> str:
+        return self.spec.name.rsplit("-", 1)[-1]
+
+    def start(self, rules: Path | None = None, savepoint: str | None = None) -> str:
+        spec = self.spec if rules is None else replace(self.spec, rules_path=str(rules))
+        return self.jobs.start(spec, savepoint=savepoint, fresh=savepoint is None)
+
+    def close(self) -> None:
+        if self.jobs.find(self.spec.name):
+            self.jobs.stop(self.spec.name, savepoint=False)
+        admin = Kafka(self.ctx).admin()
+        try:
+            admin.delete_topics(
+                [
+                    self.spec.payments_topic,
+                    self.spec.scores_topic,
+                    self.spec.alerts_topic,
+                    self.spec.dlq_topic,
+                ]
+            )
+        finally:
+            admin.close()
+
+    def profiles(self, profiles: list[CustomerProfile]) -> None:
+        with Postgres(self.ctx).connect(APP_ROLE) as conn:
+            write_profiles(conn, profiles)
+
+    def send(self, items: Iterable[Payment | tuple[str, bytes]], partition: int | None = None) -> None:
+        """Payments as the contract's JSON, or (key, raw bytes) as they are, in this order."""
+        producer = KafkaProducer(bootstrap_servers=Kafka(self.ctx).bootstrap, acks="all")
+        try:
+            for item in items:
+                key, value = (item.customer_id, PAYMENT.to_json(item)) if isinstance(item, Payment) else item
+                producer.send(self.spec.payments_topic, key=key.encode(), value=value, partition=partition)
+            producer.flush(timeout=60)
+        finally:
+            producer.close()
+
+    def advance(self, event_time: int) -> list[Payment]:
+        """One payment per partition at `event_time`, so every partition's watermark passes what came
+        before (the job emits a decision once the watermark passes its payment). Their own decisions
+        wait for a later one, so `read` leaves them out."""
+        flush = [
+            payment(
+                payment_id=f"flush-{self.suffix}-{event_time}-{p}",
+                customer_id=f"{FLUSH.decode()}-{self.suffix}-{p}",
+                event_time=event_time,
+            )
+            for p in range(PARTITIONS)
+        ]
+        for number, record in enumerate(flush):
+            self.send([record], partition=number)
+        return flush
+
+    def read(self, topic: str, expected: int, timeout: float = 120) -> list[tuple[bytes, bytes]]:
+        """(key, value) of the committed records of `topic` that are not about `advance`'s payments,
+        once `expected` are there (or the timeout)."""
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=Kafka(self.ctx).bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            consumer_timeout_ms=2000,
+        )
+        records: list[tuple[bytes, bytes]] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while len(records) < expected and time.monotonic() < deadline:
+                records += [(m.key, m.value) for m in consumer if not m.key.startswith(FLUSH)]
+            records += [(m.key, m.value) for m in consumer if not m.key.startswith(FLUSH)]  # any beyond
+        finally:
+            consumer.close()
+        return records
+
+    def decisions(self, expected: int, timeout: float = 120) -> list[Decision]:
+        """The job's decisions, each keyed by its customer and valid by the contract."""
+        result = []
+        for key, value in self.read(self.spec.scores_topic, expected, timeout):
+            decision = DECISION.parse(value)
+            assert isinstance(decision, Decision), decision
+            assert key == decision.customer_id.encode()
+            result.append(decision)
+        return result
+
+    def alerts(self, expected: int, timeout: float = 120) -> list[Alert]:
+        result = []
+        for key, value in self.read(self.spec.alerts_topic, expected, timeout):
+            alert = ALERT.parse(value)
+            assert isinstance(alert, Alert), alert
+            assert key == alert.customer_id.encode()
+            result.append(alert)
+        return result
+
+    def dead_letters(self, expected: int) -> list[tuple[DeadLetter, bytes]]:
+        """Each dead letter with the raw bytes it carries."""
+        result = []
+        for _, value in self.read(self.spec.dlq_topic, expected):
+            letter = DEAD_LETTER.parse(value)
+            assert isinstance(letter, DeadLetter), letter
+            result.append((letter, base64.b64decode(letter.raw_base64)))
+        return result

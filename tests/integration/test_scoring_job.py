@@ -1,0 +1,211 @@
+"""The streaming scoring job on the real cluster: exact decisions, DLQ, savepoint resume, and parity.
+
+Each test runs its own job on private topics (tests/integration/scoring_harness.py), submitted by
+the same code as `fraudlake job start`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fraudlake.contract import (
+    DECISION,
+    PAYMENT,
+    SCHEMA_VERSION,
+    CustomerProfile,
+    Decision,
+    Payment,
+    alert_id_of,
+)
+from fraudlake.parquet import ParquetSink
+from fraudlake.platform.context import Context
+from fraudlake.rules import ruleset
+from fraudlake.rules.history import score_stream
+from fraudlake.simulator.generator import SimConfig, Simulation, all_customers
+from fraudlake.simulator.run import Sinks, run
+from fraudlake.simulator.sinks import KafkaSink
+from tests.factories import payment
+from tests.integration.conftest import fraudlake
+from tests.integration.scoring_harness import ScoringJob
+
+DAY = 86_400_000
+MINUTE = 60_000
+
+
+@pytest.fixture
+def job(ctx: Context) -> Iterator[ScoringJob]:
+    scoring = ScoringJob.create(ctx)
+    yield scoring
+    scoring.close()
+
+
+def _profile(customer_id: str, t: int) -> CustomerProfile:
+    return CustomerProfile(customer_id, "DE", "Europe/Berlin", t - 400 * DAY, "web.de", SCHEMA_VERSION)
+
+
+def _pay(customer_id: str, t: int, name: str, **changes: Any) -> Payment:
+    return payment(
+        payment_id=f"pay-{name}", order_id=f"ord-{name}", customer_id=customer_id, event_time=t, **changes
+    )
+
+
+def _yesterday_noon() -> int:
+    """Recent, and far from the UNUSUAL_HOUR night in Berlin."""
+    return (int(time.time() * 1000) // DAY - 1) * DAY + 12 * 3_600_000
+
+
+def _without_scored_at(decisions: list[Decision]) -> dict[str, Decision]:
+    return {d.payment_id: replace(d, scored_at=0) for d in decisions}
+
+
+def test_scripted_sequence_gives_exact_decisions_alerts_and_dead_letters(job: ScoringJob) -> None:
+    job.start()
+    s = job.suffix
+    t = _yesterday_noon()
+    alice, bob, unknown = f"cus-alice-{s}", f"cus-bob-{s}", f"cus-unknown-{s}"
+    job.profiles([_profile(alice, t), _profile(bob, t)])
+    a = [
+        _pay(alice, t - 3 * DAY, f"{s}-a1"),
+        _pay(alice, t - 2 * DAY, f"{s}-a2"),
+        _pay(alice, t, f"{s}-a3", amount=Decimal("200.00")),
+        _pay(alice, t + 4 * MINUTE, f"{s}-a4"),
+        _pay(alice, t + 9 * MINUTE, f"{s}-a5"),
+        _pay(alice, t + 9 * MINUTE + 100, f"{s}-a6", device_fingerprint="fp-new", device_type="ios"),
+    ]
+    others = [
+        _pay(unknown, t + 5 * MINUTE, f"{s}-u1"),
+        _pay(bob, t + 6 * MINUTE, f"{s}-b1", status="failed", failure_reason="do_not_honor"),
+    ]
+    # a6 is sent before a5: out of order by 100 ms, inside the 200 ms bound
+    job.send([*a[:4], a[5], a[4], *others])
+    flush = job.advance(t + 20 * MINUTE)
+    # once these are decided, the job's watermark has passed them: an hour-old payment is then late
+    assert len(job.decisions(len(a) + len(others))) >= len(a) + len(others)
+    late = _pay(alice, t - 3_600_000, f"{s}-late")
+    broken = (alice, b'{"payment_id": "broken')
+    wrong_currency = (
+        alice,
+        PAYMENT.to_json(_pay(alice, t + 21 * MINUTE, f"{s}-xyz")).replace(b"EUR", b"XYZ"),
+    )
+    job.send([late, broken, wrong_currency])
+    flush += job.advance(t + 30 * MINUTE)
+
+    valid = sorted([*a, *others, *flush], key=lambda p: p.event_time)
+    profiles = {alice: _profile(alice, t), bob: _profile(bob, t)}
+    scored = score_stream(valid, profiles, ruleset.load(), scored_at=0)
+    expected = _without_scored_at([d for d in scored if not d.payment_id.startswith("flush-")])
+    got = _without_scored_at(job.decisions(len(expected)))
+    assert got == expected
+
+    by_id = {p.payment_id: got[p.payment_id] for p in a}
+    assert by_id[f"pay-{s}-a1"].reasons == ("FIRST_PAYMENT: no earlier successful payment",)
+    assert "UNUSUAL_AMOUNT: 200.00 EUR = 4.0x the average 50.00" in by_id[f"pay-{s}-a3"].reasons
+    assert "VELOCITY: 3 payments in 10 min" in by_id[f"pay-{s}-a5"].reasons
+    assert by_id[f"pay-{s}-a6"].reasons == (
+        "MOBILE_DEVICE: ios",
+        "VELOCITY: 4 payments in 10 min",
+        "NEW_DEVICE: ios fp-new not seen in 5 earlier payments",
+    )
+    assert "NEW_CUSTOMER: no customer profile" in got[f"pay-{s}-u1"].reasons
+    failed = got[f"pay-{s}-b1"]
+    assert failed.reasons == (
+        "FIRST_PAYMENT: no earlier successful payment",
+        "PAYMENT_FAILED: do_not_honor",
+    )
+    assert (failed.score, failed.severity, failed.is_alert) == (90, "HIGH", True)
+
+    expected_alerts = sum(d.is_alert for d in expected.values())
+    alerts = job.alerts(expected_alerts)
+    assert sorted(a.payment_id for a in alerts) == sorted(pid for pid, d in expected.items() if d.is_alert)
+    for alert in alerts:
+        assert alert.alert_id == alert_id_of(alert.payment_id, "v1")
+        assert (
+            replace(DECISION.cls(**{n: getattr(alert, n) for n in DECISION.names}), scored_at=0)
+            == (expected[alert.payment_id])
+        )
+
+    letters = job.dead_letters(3)
+    assert [raw for _, raw in letters] == [PAYMENT.to_json(late), broken[1], wrong_currency[1]]
+    reasons = [letter.reason for letter, _ in letters]
+    assert reasons[0].startswith("late: event_time more than 200 ms behind")
+    assert reasons[1].startswith("invalid JSON")
+    assert reasons[2].startswith("field 'currency': unknown value 'XYZ'")
+    assert {letter.source_topic for letter, _ in letters} == {job.spec.payments_topic}
+
+
+def _rules_with(tmp_path: Path, version: str, velocity_points: int) -> Path:
+    document = yaml.safe_load(ruleset.DEFAULT_RULES.read_text())
+    document["version"] = version
+    document["rules"]["VELOCITY"]["points"] = velocity_points
+    path = tmp_path / f"{version}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_savepoint_restart_keeps_history_across_a_rules_change(job: ScoringJob, tmp_path: Path) -> None:
+    job.start()
+    s = job.suffix
+    t = _yesterday_noon()
+    carol = f"cus-carol-{s}"
+    job.profiles([_profile(carol, t)])
+    job.send([_pay(carol, t, f"{s}-c1"), _pay(carol, t + MINUTE, f"{s}-c2")])
+    job.advance(t + 2 * MINUTE)
+    before = job.decisions(2)
+    assert "VELOCITY" not in " ".join(next(d for d in before if d.payment_id == f"pay-{s}-c2").reasons)
+
+    location = job.jobs.stop(job.spec.name, savepoint=True)
+    assert location
+    assert job.jobs.state(job.spec.name).last_savepoint == location
+    job.start(rules=_rules_with(tmp_path, "v1-restart", velocity_points=45), savepoint=location)
+    job.send([_pay(carol, t + 3 * MINUTE, f"{s}-c3")])
+    job.advance(t + 4 * MINUTE)
+
+    decisions = job.decisions(3)
+    ids = [d.payment_id for d in decisions]
+    assert len(ids) == len(set(ids)) == 3, ids
+    third = next(d for d in decisions if d.payment_id == f"pay-{s}-c3")
+    assert third.rules_version == "v1-restart"
+    assert third.reasons == ("VELOCITY: 3 payments in 10 min",)  # no FIRST_PAYMENT: history survived
+    assert third.score == 45
+    alerts = [alert.alert_id for alert in job.alerts(0, timeout=5)]
+    assert len(alerts) == len(set(alerts))
+
+
+def test_parity_with_batch_scorer_on_10k_simulated_payments(
+    job: ScoringJob, ctx: Context, tmp_path: Path
+) -> None:
+    job.start()
+    now = int(time.time() * 1000)
+    config = SimConfig(seed=4, events=10_000, start_ms=now - 6 * DAY, window_ms=6 * DAY - 2 * MINUTE)
+    config = replace(config, malformed_rate=0.01)
+    job.profiles([c.profile for c in all_customers(config)])
+    payments_file = tmp_path / "payments.parquet"
+    sinks = Sinks(
+        kafka=KafkaSink(f"{ctx.settings.bind_host}:{ctx.settings.kafka_port}"),
+        payments_topic=job.spec.payments_topic,
+        payments=ParquetSink(payments_file, PAYMENT),
+    )
+    stats = run(Simulation(config), sinks)
+    assert stats.payments == 10_000 and stats.malformed > 50
+    job.advance(now)
+
+    scores_file = tmp_path / "scores.parquet"
+    done = fraudlake("score", "--input", str(payments_file), "--output", str(scores_file))
+    assert done.returncode == 0, done.stderr
+    import pyarrow.parquet as pq
+
+    batch = _without_scored_at(DECISION.from_arrow(pq.read_table(scores_file)))
+    stream = _without_scored_at(job.decisions(10_000, timeout=300))
+    assert len(stream) == 10_000
+    differing = [pid for pid in batch if stream.get(pid) != batch[pid]]
+    assert not differing, [(stream.get(pid), batch[pid]) for pid in differing[:3]]
+    assert sum(d.is_alert for d in batch.values()) > 100
+    assert len(job.dead_letters(stats.malformed)) == stats.malformed
