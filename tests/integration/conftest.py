@@ -41,7 +41,7 @@ def fraudlake(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="session")
 def ctx() -> Iterator[Context]:
-    done = fraudlake("up")
+    done = fraudlake("up", "--no-demo")
     assert done.returncode == 0, f"fraudlake up failed:\n{done.stdout}\n{done.stderr}"
     yield Context(Settings.from_env())
 

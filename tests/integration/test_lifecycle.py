@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ def _pids(ctx: Context) -> dict[str, int | None]:
 
 def test_second_up_starts_nothing(ctx: Context) -> None:
     before = _pids(ctx)
-    done = fraudlake("up")
+    done = fraudlake("up", "--no-demo")
     assert done.returncode == 0, done.stderr
     assert _pids(ctx) == before
     assert all(pid is not None for pid in before.values())
@@ -28,6 +29,9 @@ def test_second_up_starts_nothing(ctx: Context) -> None:
         assert f"start {service} ..." in done.stdout
     assert done.stdout.count("(already running)") == 4
     assert done.stdout.count("(cached)") == 4
+    assert "start scoring job ... " in done.stdout and "(already RUNNING)" in done.stdout
+    status = json.loads(fraudlake("job", "status", "--json").stdout)
+    assert status["state"] == "RUNNING" and status["name"] == "fraudlake-scoring"
 
 
 def test_status_reports_killed_service_as_down_with_reason(ctx: Context) -> None:
@@ -54,7 +58,7 @@ def test_status_reports_killed_service_as_down_with_reason(ctx: Context) -> None
     text = fraudlake("status")
     assert "minio is down: not running: minio" in text.stdout
 
-    restarted = fraudlake("up")
+    restarted = fraudlake("up", "--no-demo")
     assert restarted.returncode == 0, restarted.stderr
     assert restarted.stdout.count("(already running)") == 3
     assert json.loads(fraudlake("status", "--json").stdout)["minio"]["status"] == "up"
@@ -98,12 +102,15 @@ def test_down_leaves_no_process_and_keeps_data(ctx: Context) -> None:
 
     done = fraudlake("down")
     assert done.returncode == 0, done.stderr
+    savepoint = re.search(r"stop scoring job \.\.\. [0-9.]+s \(savepoint (\S+)\)", done.stdout)
+    assert savepoint, done.stdout
     assert all(pid is None for pid in _pids(ctx).values())
     assert not [pid for pid in before if process.alive(pid)]
     assert _our_processes(ctx) == []
     assert (ctx.settings.data_dir / "postgres" / "PG_VERSION").exists()
     assert (ctx.settings.data_dir / "kafka" / "meta.properties").exists()
 
-    again = fraudlake("up")
+    again = fraudlake("up", "--no-demo")
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.count("(started)") == 4
+    assert "start scoring job ... " in again.stdout and f"(resumed from {savepoint[1]})" in again.stdout

@@ -59,8 +59,9 @@ def start_with_platform(ctx: Context, out: TextIO, demo_traffic: bool) -> list[s
         if running:
             notes.append(f"already {running['state']}")
         else:
+            resume = jobs.state(JOB_NAME).last_savepoint
             jobs.start(JobSpec.from_settings(ctx.settings))
-            notes.append("started")
+            notes.append(f"resumed from {resume}" if resume else "started")
     rate = ctx.settings.demo_rate if demo_traffic else 0
     if rate:
         with progress.step("start demo traffic") as notes:

@@ -1,0 +1,339 @@
+"""Benchmark: the streaming scoring job on the local cluster against a raw Kafka copy, and its latency.
+
+In one command, so the noisy shared machine weighs on all alike:
+  1. preload: the simulator replays EVENTS payments into a private 6-partition topic;
+  2. raw passthrough: one Python process copies them to another topic (consumer -> producer), the
+     baseline the issue asks the job to reach half of;
+  3. sustained throughput: the job (its own topics and group, fresh state) scores the backlog; rate
+     = payments / (time of the last decision written - time of the first), so start-up is excluded;
+     every decision is then read back (read_committed) and counted: nothing lost, nothing doubled;
+  4. latency at a fixed rate: a fresh job, the simulator in real time at RATE payments/s for
+     DURATION s; event -> decision latency = Kafka timestamp of the decision minus the payment's
+     event time (its Kafka timestamp), after a warm-up. Three views: decisions as written (read
+     uncommitted), decisions as a read_committed consumer sees them (exactly-once: waits for the
+     checkpoint), alerts (at-least-once, the low-latency path).
+Writes benchmarks/results/scoring-job.json.
+Usage: python benchmarks/scoring_job.py [EVENTS] [RATE] [DURATION]   (default 500000 2000 60)
+Job settings come from the environment as for `fraudlake job start` (FRAUDLAKE_JOB_*).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import statistics
+import sys
+import threading
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "scoring-job.json"
+DAY = 86_400_000
+WARM_UP_S = 15
+
+from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from kafka.admin import NewTopic  # noqa: E402
+
+from fraudlake.config import Settings  # noqa: E402
+from fraudlake.contract import PAYMENT, SCHEMA_VERSION, Payment  # noqa: E402
+from fraudlake.job.control import Jobs  # noqa: E402
+from fraudlake.job.spec import JobSpec  # noqa: E402
+from fraudlake.platform.context import Context  # noqa: E402
+from fraudlake.platform.kafka import Kafka  # noqa: E402
+from fraudlake.platform.postgres import APP_ROLE, Postgres  # noqa: E402
+from fraudlake.simulator.generator import SimConfig, Simulation, all_customers  # noqa: E402
+from fraudlake.simulator.run import Sinks, run  # noqa: E402
+from fraudlake.simulator.sinks import KafkaSink, write_customers  # noqa: E402
+from fraudlake.topics import FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS  # noqa: E402
+
+
+class Bench:
+    def __init__(self) -> None:
+        self.ctx = Context(Settings.from_env())
+        self.kafka = Kafka(self.ctx)
+        self.jobs = Jobs(self.ctx)
+        self.topics: list[str] = []
+
+    def topic(self, name: str, partitions: int) -> str:
+        full = f"bench-{name}-{uuid.uuid4().hex[:6]}"
+        admin = self.kafka.admin()
+        try:
+            admin.create_topics([NewTopic(full, partitions, 1)])
+        finally:
+            admin.close()
+        self.topics.append(full)
+        return full
+
+    def spec(self, label: str) -> JobSpec:
+        return JobSpec.from_settings(
+            self.ctx.settings,
+            name=f"bench-{label}-{uuid.uuid4().hex[:6]}",
+            payments_topic=self.topic(f"{label}-payments", PAYMENTS.partitions),
+            scores_topic=self.topic(f"{label}-scores", PAYMENT_SCORES.partitions),
+            alerts_topic=self.topic(f"{label}-alerts", FRAUD_ALERTS.partitions),
+            dlq_topic=self.topic(f"{label}-dlq", 1),
+            group_id=f"bench-{label}-{uuid.uuid4().hex[:6]}",
+        )
+
+    def end_offsets(self, topic: str) -> int:
+        consumer = Consumer({"bootstrap.servers": self.kafka.bootstrap, "group.id": "bench-offsets"})
+        try:
+            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            return sum(
+                consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
+            )
+        finally:
+            consumer.close()
+
+    def read_all(self, topic: str, committed: bool) -> list[tuple[int, bytes]]:
+        """(Kafka timestamp, value) of every record now in `topic`."""
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.kafka.bootstrap,
+                "group.id": f"bench-read-{uuid.uuid4().hex[:6]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed" if committed else "read_uncommitted",
+            }
+        )
+        consumer.subscribe([topic])
+        records: list[tuple[int, bytes]] = []
+        idle = 0
+        try:
+            while idle < 5:
+                batch = consumer.consume(10_000, timeout=1.0)
+                idle = 0 if batch else idle + 1
+                records += [(m.timestamp()[1], m.value()) for m in batch if not m.error()]
+        finally:
+            consumer.close()
+        return records
+
+    def close(self) -> None:
+        admin = self.kafka.admin()
+        try:
+            admin.delete_topics(self.topics)
+        finally:
+            admin.close()
+
+
+def flush_partitions(bench: Bench, topic: str, partitions: int, event_time: int) -> None:
+    """One payment per partition at `event_time`: the watermark passes everything before it."""
+    producer = Producer({"bootstrap.servers": bench.kafka.bootstrap})
+    for partition in range(partitions):
+        payment = Payment(
+            *(f"bench-flush-{partition}", "o", f"cus-bench-flush-{partition}", "m", Decimal("1.00"), "EUR"),
+            *(
+                "succeeded",
+                None,
+                "card",
+                "web",
+                "fp",
+                "10.0.0.1",
+                "DE",
+                None,
+                None,
+                event_time,
+                SCHEMA_VERSION,
+            ),
+        )
+        producer.produce(topic, PAYMENT.to_json(payment), key=payment.customer_id, partition=partition)
+    producer.flush(30)
+
+
+def passthrough(bench: Bench, source: str, events: int) -> dict[str, Any]:
+    target = bench.topic("copy", PAYMENTS.partitions)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bench.kafka.bootstrap,
+            "group.id": f"bench-copy-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    producer = Producer(
+        {"bootstrap.servers": bench.kafka.bootstrap, "linger.ms": 20, "batch.size": 1_000_000}
+    )
+    consumer.subscribe([source])
+    copied = 0
+    started = None
+    while copied < events:
+        for message in consumer.consume(10_000, timeout=1.0):
+            if message.error():
+                continue
+            started = started or time.monotonic()
+            while True:
+                try:
+                    producer.produce(
+                        target, message.value(), key=message.key(), timestamp=message.timestamp()[1]
+                    )
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            copied += 1
+        producer.poll(0)
+    producer.flush(60)
+    seconds = time.monotonic() - (started or time.monotonic())
+    consumer.close()
+    return {"records": copied, "seconds": round(seconds, 2), "records_per_s": round(copied / seconds)}
+
+
+def throughput(bench: Bench, events: int) -> tuple[dict[str, Any], str]:
+    spec = bench.spec("throughput")
+    now = int(time.time() * 1000)
+    config = SimConfig(seed=11, events=events, start_ms=now - 6 * DAY, window_ms=6 * DAY - 120_000)
+    with Postgres(bench.ctx).connect(APP_ROLE) as conn:
+        write_customers(conn, all_customers(config))
+    loaded = time.monotonic()
+    # one process: two workers would interleave two event-time orders in each partition
+    sinks = Sinks(
+        kafka=KafkaSink(bench.kafka.bootstrap),
+        payments_topic=spec.payments_topic,
+        chargebacks_topic=bench.topic("chargebacks", 1),
+    )
+    stats = run(Simulation(config), sinks)
+    print(f"  preloaded {stats.payments:,} payments in {time.monotonic() - loaded:.1f}s", flush=True)
+    flush_partitions(bench, spec.payments_topic, PAYMENTS.partitions, now)
+    job_id = bench.jobs.start(spec, fresh=True)
+    first = last = None
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline:
+        written = bench.end_offsets(spec.scores_topic)
+        if written and first is None:
+            first = time.monotonic()
+        if written >= events:
+            last = time.monotonic()
+            break
+        time.sleep(0.5)
+    time.sleep(spec.checkpoint_interval_ms / 1000 * 2)  # the last transaction commits
+    bench.jobs.stop(spec.name, savepoint=False)
+    decisions = bench.read_all(spec.scores_topic, committed=True)
+    ids = [json.loads(v)["payment_id"] for _, v in decisions]
+    real = [t for (t, _), pid in zip(decisions, ids, strict=True) if not pid.startswith("bench-flush")]
+    span = (max(real) - min(real)) / 1000
+    return (
+        {
+            "job_id": job_id,
+            "payments": stats.payments,
+            "decisions_read_back": len(real),
+            "duplicates": len(ids) - len(set(ids)),
+            "seconds_first_to_last_decision": round(span, 2),
+            "payments_per_s": round(len(real) / span),
+            "polled_seconds": round((last or time.monotonic()) - (first or time.monotonic()), 1),
+        },
+        spec.payments_topic,
+    )
+
+
+def _realtime_feed(bootstrap: str, topic: str, rate: int, duration_s: int) -> None:
+    config = SimConfig(
+        seed=int(time.time()),
+        events=rate * duration_s,
+        start_ms=int(time.time() * 1000) + 2000,
+        window_ms=duration_s * 1000,
+    )
+    run(
+        Simulation(config),
+        Sinks(kafka=KafkaSink(bootstrap), payments_topic=topic, chargebacks_topic=topic),
+        realtime=True,
+    )
+
+
+def latency(bench: Bench, rate: int, duration_s: int) -> dict[str, Any]:
+    spec = bench.spec("latency")
+    bench.jobs.start(spec, fresh=True)
+    results: dict[str, list[int]] = {"written": [], "committed": [], "alerts": []}
+
+    def watch(name: str, topic: str, committed: bool, stop: threading.Event) -> None:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": bench.kafka.bootstrap,
+                "group.id": f"bench-lat-{uuid.uuid4().hex[:6]}",
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed" if committed else "read_uncommitted",
+                "fetch.wait.max.ms": 10,
+            }
+        )
+        consumer.subscribe([topic])
+        while not stop.is_set():
+            for message in consumer.consume(1000, timeout=0.2):
+                if message.error():
+                    continue
+                seen = int(time.time() * 1000) if committed else message.timestamp()[1]
+                results[name].append((seen, json.loads(message.value())["event_time"]))  # type: ignore[arg-type]
+        consumer.close()
+
+    stop = threading.Event()
+    watchers = [
+        threading.Thread(target=watch, args=("written", spec.scores_topic, False, stop)),
+        threading.Thread(target=watch, args=("committed", spec.scores_topic, True, stop)),
+        threading.Thread(target=watch, args=("alerts", spec.alerts_topic, False, stop)),
+    ]
+    for watcher in watchers:
+        watcher.start()
+    started = int(time.time() * 1000)
+    feed = multiprocessing.Process(
+        target=_realtime_feed, args=(bench.kafka.bootstrap, spec.payments_topic, rate, duration_s)
+    )
+    feed.start()
+    feed.join()
+    time.sleep(spec.checkpoint_interval_ms / 1000 + 3)
+    stop.set()
+    for watcher in watchers:
+        watcher.join()
+    bench.jobs.stop(spec.name, savepoint=False)
+    summary: dict[str, Any] = {"rate": rate, "duration_s": duration_s, "warm_up_s": WARM_UP_S}
+    for name, pairs in results.items():
+        lat = sorted(seen - event for seen, event in pairs if event >= started + 2000 + WARM_UP_S * 1000)  # type: ignore[misc]
+        if not lat:
+            summary[name] = {"count": 0}
+            continue
+        summary[name] = {
+            "count": len(lat),
+            "p50_ms": lat[len(lat) // 2],
+            "p95_ms": lat[int(len(lat) * 0.95)],
+            "p99_ms": lat[int(len(lat) * 0.99)],
+            "max_ms": lat[-1],
+            "mean_ms": round(statistics.fmean(lat)),
+        }
+    return summary
+
+
+def main() -> None:
+    events = int(sys.argv[1]) if len(sys.argv) > 1 else 500_000
+    rate = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+    duration_s = int(sys.argv[3]) if len(sys.argv) > 3 else 60
+    bench = Bench()
+    try:
+        job, payments_topic = throughput(bench, events)
+        print(f"  job: {job['payments_per_s']:,} payments/s ({job})", flush=True)
+        copy = passthrough(bench, payments_topic, events)
+        print(f"  raw passthrough: {copy['records_per_s']:,} records/s", flush=True)
+        lat = latency(bench, rate, duration_s)
+        print(f"  latency at {rate}/s: {json.dumps(lat)}", flush=True)
+    finally:
+        bench.close()
+    spec = JobSpec.from_settings(bench.ctx.settings)
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "events": events,
+        "job_settings": {
+            "parallelism": spec.parallelism,
+            "watermark_delay_ms": spec.watermark_delay_ms,
+            "checkpoint_interval_ms": spec.checkpoint_interval_ms,
+            "alerts_delivery": spec.alerts_delivery,
+        },
+        "raw_passthrough": copy,
+        "job_throughput": job,
+        "job_vs_passthrough": round(job["payments_per_s"] / copy["records_per_s"], 2),
+        "latency": lat,
+    }
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
