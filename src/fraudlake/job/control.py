@@ -91,15 +91,20 @@ class Jobs:
         if resume:
             command += ["-s", resume]
         command += ["-pyfs", str(SOURCES), "-py", str(PROGRAM), "--spec", str(spec_file)]
-        env = self.flink.env() | {
-            "PYTHONPATH": str(SOURCES),
+        env = self.flink.env()
+        env |= {
+            "PYTHONPATH": f"{SOURCES}:{env['PYTHONPATH']}",
             PASSWORD_ENV: Postgres(self.ctx).password(STREAM_ROLE),
         }
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
         if done.returncode != 0 or "JobID" not in done.stdout:
             raise JobError(
                 f"submitting {spec.name} failed (exit {done.returncode})",
-                details=(done.stdout + done.stderr).strip().splitlines()[-25:],
+                details=[
+                    line
+                    for line in (done.stdout + done.stderr).strip().splitlines()
+                    if not line.lstrip().startswith(("at ", "... "))
+                ][-25:],
             )
         job_id = done.stdout.split("JobID")[-1].split()[0]
         self.wait(job_id, {"RUNNING"})

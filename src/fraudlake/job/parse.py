@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from fraudlake.contract import PAYMENT, Payment, Rejection
+from fraudlake.contract import PAYMENT, Rejection
 
 PARSED_FIELDS: tuple[str, ...] = ("reason", "raw_base64", *PAYMENT.names)
 _NO_PAYMENT = (None,) * len(PAYMENT.names)
@@ -20,13 +20,9 @@ def parse_row(raw: bytes | None, late_reason: str | None) -> tuple[Any, ...]:
     """(reason, raw_base64, *payment fields): a valid on-time payment has reason None."""
     if raw is None:
         return ("empty record value (tombstone)", "", *_NO_PAYMENT)
-    result = PAYMENT.parse(raw)
+    result = PAYMENT.parse_values(raw)
     if isinstance(result, Rejection):
         return (result.reason, base64.b64encode(raw).decode(), *_NO_PAYMENT)
     if late_reason is not None:
         return (late_reason, base64.b64encode(raw).decode(), *_NO_PAYMENT)
-    return (None, None, *_fields(result))
-
-
-def _fields(payment: Payment) -> tuple[Any, ...]:
-    return tuple(getattr(payment, name) for name in PAYMENT.names)
+    return (None, None, *result)

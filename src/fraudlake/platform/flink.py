@@ -214,6 +214,8 @@ class Flink(Service):
             "FLINK_PLUGINS_DIR": str(self.plugins_dir),
             "FLINK_LOG_DIR": str(self.settings.log_dir),
             "PATH": f"{self.venv / 'bin'}:{env['PATH']}",
+            # Python UDFs in thread mode run inside the TaskManager's JVM (pemja): it needs the venv
+            "PYTHONPATH": str(self.home.parent),
         }
         return env
 
