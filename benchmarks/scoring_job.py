@@ -228,6 +228,13 @@ def throughput(bench: Bench, events: int) -> tuple[dict[str, Any], str]:
     )
 
 
+def _payment_id(value: bytes) -> str:
+    """payment_id is the first field of payments and decisions alike: slicing it out instead of
+    parsing JSON keeps the measuring threads from starving the job of CPU."""
+    start = value.index(b'"payment_id":"') + 14
+    return value[start : value.index(b'"', start)].decode()
+
+
 class _SendTimeSink(KafkaSink):
     """Lets the producer stamp each payment with its send time (the simulator stamps event time),
     so a lagging feed does not count as job latency."""
@@ -272,7 +279,7 @@ def latency(bench: Bench, rate: int, duration_s: int) -> dict[str, Any]:
                 if message.error():
                     continue
                 seen = int(time.time() * 1000) if committed else message.timestamp()[1]
-                payment_id = json.loads(message.value())["payment_id"]
+                payment_id = _payment_id(message.value())
                 if name == "payments":
                     sent[payment_id] = message.timestamp()[1]
                 else:

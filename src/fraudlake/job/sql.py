@@ -102,6 +102,10 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
         "table.exec.state.ttl": f"{spec.state_ttl_days} d",
         "table.exec.uid.generation": "ALWAYS",
         "pipeline.object-reuse": "true",  # no copy between chained operators: +15% measured
+        # Each decision waits for the watermark: emit it often and flush network buffers early
+        # (defaults 200 ms and 100 ms per hop put p50 at ~465 ms with a 200 ms bound).
+        "pipeline.auto-watermark-interval": "25 ms",
+        "execution.buffer-timeout.interval": "10 ms",
         "execution.checkpointing.interval": f"{spec.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
         # the parse UDF inside the TaskManager (pemja) instead of a Beam worker process
