@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -127,3 +128,29 @@ def test_contract_page_is_up_to_date() -> None:
 
     page = Path(__file__).resolve().parents[2] / "docs" / "contract.md"
     assert page.read_text() == markdown(), "regenerate: python -m fraudlake.contract > docs/contract.md"
+
+
+@pytest.mark.parametrize(
+    "amount_text",
+    [
+        "1.0000000000000001",
+        "NaN",
+        "-Infinity",
+        "123456789012345678901234567890",
+        "0.001",
+        "1e10",
+        "0.01",
+        "1",
+        "129.9",
+        "129.90",
+        "9999999999.99",
+        "42.5",
+        '"12.50"',
+    ],
+)
+def test_fast_reader_gives_the_verdict_of_an_exact_decimal_reader(amount_text: str) -> None:
+    """orjson reads floats as binary doubles; parse falls back to exact decimals whenever that could
+    hide a digit, so every verdict (record or reason) is the one a Decimal JSON reader gives."""
+    raw = re.sub(rb'"amount":[^,]+', f'"amount":{amount_text}'.encode(), PAYMENT.to_json(PAYMENT_OK))
+    exact = PAYMENT.from_dict(json.loads(raw, parse_float=Decimal), raw=raw, now_ms=NOW)
+    assert PAYMENT.parse(raw, now_ms=NOW) == exact
