@@ -109,6 +109,10 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
             print(json.dumps(report, indent=2))
         else:
             _print_status(report)
+            if report["flink"]["status"] == "up":
+                from fraudlake.job.command import job_line
+
+                print(f"\n{job_line(ctx)}")
         return 0 if all(entry["status"] == "up" for entry in report.values()) else 3
     if args.command == "logs":
         return _logs(ctx, args.service, args.lines, args.follow)

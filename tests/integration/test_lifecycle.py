@@ -32,6 +32,7 @@ def test_second_up_starts_nothing(ctx: Context) -> None:
     assert "start scoring job ... " in done.stdout and "(already RUNNING)" in done.stdout
     status = json.loads(fraudlake("job", "status", "--json").stdout)
     assert status["state"] == "RUNNING" and status["name"] == "fraudlake-scoring"
+    assert "scoring job fraudlake-scoring: RUNNING for " in fraudlake("status").stdout
 
 
 def test_status_reports_killed_service_as_down_with_reason(ctx: Context) -> None:

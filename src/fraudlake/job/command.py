@@ -50,6 +50,17 @@ def job(ctx: Context, args: argparse.Namespace) -> int:
     return 0 if report["state"] == "RUNNING" else 3
 
 
+def job_line(ctx: Context) -> str:
+    """One line on the scoring job for `fraudlake status`."""
+    report = Jobs(ctx).status(JOB_NAME)
+    if report["state"] == "NOT RUNNING":
+        return f"scoring job {JOB_NAME}: not running (start it: ./fraudlake job start)"
+    return (
+        f"scoring job {JOB_NAME}: {report['state']} for {report['uptime_s']}s, "
+        f"{report['checkpoints_completed']} checkpoints (./fraudlake job status; web UI {report['web_ui']})"
+    )
+
+
 def start_with_platform(ctx: Context, out: TextIO, demo_traffic: bool) -> list[str]:
     """Start the scoring job (resuming its last savepoint) and the demo traffic; lines to show."""
     progress = Progress(out)

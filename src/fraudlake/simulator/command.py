@@ -50,6 +50,12 @@ def simulate(ctx: Context, args: argparse.Namespace) -> int:
         print("error: simulate: --workers must be at least 1", file=sys.stderr)
         return 2
     config = replace(config, shards=args.workers)
+    if args.workers > 1 and not args.no_kafka:
+        print(
+            "  note: with --workers > 1 each partition mixes several event-time orders; the scoring job "
+            "sends payments more than FRAUDLAKE_JOB_WATERMARK_DELAY_MS out of order to payments-dlq as late",
+            file=sys.stderr,
+        )
     if not args.no_postgres:
         postgres = Postgres(ctx)
         _require(postgres, "cannot write customer profiles", "--no-postgres")
