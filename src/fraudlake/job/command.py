@@ -94,8 +94,8 @@ def stop_with_platform(ctx: Context, out: TextIO) -> None:
     with progress.step("stop demo traffic") as notes:
         notes.append("stopped" if demo.stop(ctx) else "was not running")
     with progress.step("stop scoring job") as notes:
-        flink = Flink(ctx)
-        if flink.probe() is not None or Jobs(ctx).find(JOB_NAME) is None:
+        jobs = Jobs(ctx)
+        if jobs.flink.probe() is not None or jobs.find(JOB_NAME) is None:
             notes.append("was not running")
         else:
-            notes.append(f"savepoint {Jobs(ctx).stop(JOB_NAME, savepoint=True)}")
+            notes.append(f"savepoint {jobs.stop(JOB_NAME, savepoint=True)}")
