@@ -24,7 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the platform, the scoring job and demo traffic")
     up.add_argument("--no-job", action="store_true", help="start the platform only")
     up.add_argument("--no-demo", action="store_true", help="no demo traffic (FRAUDLAKE_DEMO_RATE=0 too)")
-    sub.add_parser("down", help="stop demo, job (with a savepoint) and platform; data is kept")
+    up.add_argument("--no-sink", action="store_true", help="do not start the Bronze sink")
+    sub.add_parser("down", help="stop demo, job (with a savepoint), sink and platform; data is kept")
     status = sub.add_parser("status", help="up/down per service, and why when down")
     status.add_argument("--json", action="store_true", help="machine-readable, with connections")
     status.add_argument("--show-secrets", action="store_true", help="include passwords")
@@ -70,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("stream", choices=["alerts", "scores", "dlq"])
     watch.add_argument("-n", "--last", type=int, default=20, help="records per partition to show first")
     watch.add_argument("-f", "--follow", action="store_true", help="keep printing new records")
+    sub.add_parser("sink", help="land every topic in MinIO Bronze as Parquet (foreground; `up` runs it)")
+    lake = sub.add_parser("lake", help="the lakehouse in MinIO")
+    lake_sub = lake.add_subparsers(dest="action", required=True)
+    lake_stats = lake_sub.add_parser("stats", help="per topic: rows and offsets in Bronze beside Kafka")
+    lake_stats.add_argument("--json", action="store_true")
     reset = sub.add_parser("reset", help="stop everything and wipe local data, logs and secrets")
     reset.add_argument("--yes", action="store_true", help="do not ask")
     return parser
@@ -97,7 +103,18 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
         from fraudlake.job import command as job_command
 
         job_command.stop_with_platform(ctx, sys.stdout)
+        _stop_sink(ctx)
         runner.down(ctx, sys.stdout)
+        return 0
+    if args.command == "sink":
+        from fraudlake.lake.sink import run_forever
+
+        return run_forever(ctx)
+    if args.command == "lake":
+        from fraudlake.lake.stats import lake_stats, render
+
+        report = lake_stats(ctx)
+        print(json.dumps(report, indent=2) if args.json else render(report))
         return 0
     if args.command == "job":
         from fraudlake.job.command import job
@@ -113,6 +130,11 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
                 from fraudlake.job.command import job_line
 
                 print(f"\n{job_line(ctx)}")
+            from fraudlake.lake import service
+
+            pid = service.daemon(ctx).running()
+            state = f"running, pid {pid}" if pid else "not running (./fraudlake up starts it)"
+            print(f"bronze sink: {state}")
         return 0 if all(entry["status"] == "up" for entry in report.values()) else 3
     if args.command == "logs":
         return _logs(ctx, args.service, args.lines, args.follow)
@@ -147,11 +169,31 @@ def _up(ctx: Context, args: argparse.Namespace) -> int:
         from fraudlake.job import command as job_command
 
         notes = job_command.start_with_platform(ctx, sys.stdout, demo_traffic=not args.no_demo)
+    if not args.no_sink:
+        notes += _start_sink(ctx)
     print(f"\nplatform up in {time.monotonic() - started:.1f}s\n")
     print(_table(report))
     for note in notes:
         print(note)
     return 0
+
+
+def _start_sink(ctx: Context) -> list[str]:
+    from fraudlake.lake import service
+    from fraudlake.platform.runner import Progress
+
+    with Progress(sys.stdout).step("start bronze sink") as notes:
+        notes.append(f"pid {service.start(ctx)}")
+    log = service.daemon(ctx).log_file
+    return [f"bronze sink: every topic into s3://bronze as Parquet (./fraudlake lake stats; log {log})"]
+
+
+def _stop_sink(ctx: Context) -> None:
+    from fraudlake.lake import service
+    from fraudlake.platform.runner import Progress
+
+    with Progress(sys.stdout).step("stop bronze sink") as notes:
+        notes.append("flushed and stopped" if service.stop(ctx) else "was not running")
 
 
 def _score(ctx: Context, args: argparse.Namespace) -> int:

@@ -66,6 +66,20 @@ VARIABLES: tuple[Variable, ...] = (
         "FRAUDLAKE_JOB_ALERTS_DELIVERY", "at-least-once", "fraud-alerts sink: at-least-once or exactly-once"
     ),
     Variable("FRAUDLAKE_DEMO_RATE", "20", "Payments/s of the demo traffic `up` starts (0: none)"),
+    Variable(
+        "FRAUDLAKE_SINK_GROUP_ID", "fraudlake-bronze", "Kafka group whose offsets the Bronze sink commits"
+    ),
+    Variable(
+        "FRAUDLAKE_SINK_FLUSH_ROWS", "50000", "Bronze sink: write a partition's batch at this many rows"
+    ),
+    Variable(
+        "FRAUDLAKE_SINK_FLUSH_SECONDS", "60", "Bronze sink: ... or when its oldest record waited this long"
+    ),
+    Variable(
+        "FRAUDLAKE_SINK_CRASH_AT",
+        "(none)",
+        "Tests only: kill the sink at before-upload, mid-upload or after-upload",
+    ),
 )
 
 
@@ -106,6 +120,10 @@ class Settings:
     job_profile_cache_s: int
     job_alerts_delivery: str
     demo_rate: int
+    sink_group_id: str
+    sink_flush_rows: int
+    sink_flush_seconds: int
+    sink_crash_at: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -153,6 +171,12 @@ class Settings:
                 "FRAUDLAKE_JOB_ALERTS_DELIVERY", "at-least-once", ("at-least-once", "exactly-once")
             ),
             demo_rate=reader.integer("FRAUDLAKE_DEMO_RATE", 20, low=0, high=100_000),
+            sink_group_id=reader.text("FRAUDLAKE_SINK_GROUP_ID", "fraudlake-bronze"),
+            sink_flush_rows=reader.integer("FRAUDLAKE_SINK_FLUSH_ROWS", 50_000, low=1, high=10_000_000),
+            sink_flush_seconds=reader.integer("FRAUDLAKE_SINK_FLUSH_SECONDS", 60, low=1, high=86_400),
+            sink_crash_at=reader.choice(
+                "FRAUDLAKE_SINK_CRASH_AT", "", ("", "before-upload", "mid-upload", "after-upload")
+            ),
         )
         settings.check_ports_distinct()
         return settings

@@ -84,7 +84,7 @@ def start_with_platform(ctx: Context, out: TextIO, demo_traffic: bool) -> list[s
         f"decisions: topic {PAYMENT_SCORES.name}, alerts: topic {FRAUD_ALERTS.name}, "
         f"rejected input: topic {PAYMENTS_DLQ.name} on {bootstrap}",
         "watch them: ./fraudlake watch alerts --follow   (or: scores, dlq)"
-        + (f"; demo traffic log: {demo.log_file(ctx)}" if rate else ""),
+        + (f"; demo traffic log: {demo.daemon(ctx).log_file}" if rate else ""),
     ]
 
 

@@ -10,36 +10,23 @@ from __future__ import annotations
 
 import shlex
 import sys
-from pathlib import Path
 
-from fraudlake.platform import process
 from fraudlake.platform.context import Context
-
-NAME = "demo"
-
-
-def _pid_file(ctx: Context) -> Path:
-    return ctx.settings.run_dir / f"{NAME}.pid"
+from fraudlake.platform.daemon import Daemon
 
 
-def log_file(ctx: Context) -> Path:
-    return ctx.settings.log_dir / f"{NAME}.log"
-
-
-def running(ctx: Context) -> int | None:
-    return process.running_pid(_pid_file(ctx))
+def daemon(ctx: Context) -> Daemon:
+    return Daemon(ctx, "demo")
 
 
 def start(ctx: Context, rate: int) -> int:
     """Start the demo unless it runs; returns its pid."""
-    pid = running(ctx)
-    if pid is not None:
-        return pid
     options = ["--realtime", "--rate", str(rate), "--duration", "1h", "--customers", "2000"]
     simulate = shlex.join([sys.executable, "-m", "fraudlake.cli", "simulate", *options])
-    argv = ["bash", "-c", f"while true; do {simulate} --seed $(date +%s) || sleep 10; done"]
-    return process.start_detached(argv, pid_file=_pid_file(ctx), log_file=log_file(ctx))
+    return daemon(ctx).start(
+        ["bash", "-c", f"while true; do {simulate} --seed $(date +%s) || sleep 10; done"]
+    )
 
 
 def stop(ctx: Context) -> bool:
-    return process.stop(_pid_file(ctx), timeout=10)
+    return daemon(ctx).stop(timeout=10)

@@ -113,3 +113,14 @@ class Minio(Service):
         if show_secrets:
             details["secret_key"] = self.ctx.secrets["minio_root_password"]
         return details
+
+
+def read_object(client: MinioClient, bucket: str, name: str) -> bytes:
+    """One object's bytes, the connection returned to the pool."""
+    response = client.get_object(bucket, name)
+    try:
+        data: bytes = response.read()
+        return data
+    finally:
+        response.close()
+        response.release_conn()
