@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable, with connections")
     status.add_argument("--show-secrets", action="store_true", help="include passwords")
     logs = sub.add_parser("logs", help="print a service's log")
-    logs.add_argument("service", choices=["postgres", "kafka", "minio", "flink"])
+    logs.add_argument("service", choices=["postgres", "kafka", "minio", "flink", "sink", "demo"])
     logs.add_argument("-n", "--lines", type=int, default=50)
     logs.add_argument("-f", "--follow", action="store_true")
     sim = sub.add_parser("simulate", help="produce labelled payments, chargebacks and customers")
@@ -260,8 +260,13 @@ def _print_status(report: dict[str, dict[str, Any]]) -> None:
 
 
 def _logs(ctx: Context, name: str, lines: int, follow: bool) -> int:
-    service = runner.service_by_name(ctx, name)
-    files = [service.log_file(proc) for proc in service.processes]
+    from fraudlake.platform.daemon import Daemon
+
+    if name in ("sink", "demo"):
+        files = [Daemon(ctx, name).log_file]
+    else:
+        service = runner.service_by_name(ctx, name)
+        files = [service.log_file(proc) for proc in service.processes]
     for path in files:
         if len(files) > 1:
             print(f"==> {path} <==")

@@ -36,6 +36,7 @@ BUCKET = "bronze"
 BATCHES = "_batches"
 HOUR_MS = 3_600_000
 ROW_GROUP_ROWS = 250_000
+READ_BLOCK_ROWS = 2_000
 
 RECORDS: dict[str, RecordType[Any]] = {
     PAYMENTS.name: PAYMENT,
@@ -142,57 +143,141 @@ def schema(kind: str) -> Any:
 
 def tables_by_hour(kind: str, topic: str, messages: list[Message], ingested_at: int) -> dict[int, Any]:
     """The messages (at least one) of `topic`, which carries the records of the platform topic
-    `kind`, as Arrow tables, one per event hour; each message is one row, valid or not."""
+    `kind`, as Arrow tables, one per event hour; each message is one row, readable or not."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     assert messages, "a batch has records"
     record = RECORDS[kind]
     target = schema(kind)
-    event_time = EVENT_TIME[kind]
-    time_index = record.names.index(event_time) if event_time else None
-    empty = (None,) * len(record.names)
-    rows: list[tuple[Any, ...]] = []
-    errors: list[str | None] = []
-    raws: list[bytes | None] = []
-    hours: list[int] = []
-    for message in messages:
-        parsed: tuple[Any, ...] | Rejection = (
-            record.parse_values(message.value, now_ms=message.timestamp_ms)
-            if message.value is not None
-            else Rejection("empty value (tombstone)", b"")
-        )
-        if isinstance(parsed, Rejection):
-            rows.append(empty)
-            errors.append(parsed.reason)
-            raws.append(message.value)
-            hours.append(message.timestamp_ms // HOUR_MS)
-        else:
-            rows.append(parsed)
-            errors.append(None)
-            raws.append(None)
-            at = parsed[time_index] if time_index is not None else message.timestamp_ms
-            hours.append(at // HOUR_MS)
-    columns: list[Any] = [
-        pa.array(values, type=target.field(i).type) for i, values in enumerate(zip(*rows, strict=True))
+    typed, errors = _typed(record, messages)
+    rejected = pa.array([e is not None for e in errors])
+    columns = [
+        _null_where(rejected, typed.column(f.name)).cast(target.field(f.name).type) for f in typed.schema
     ]
     count = len(messages)
+    kafka_times = pa.array([m.timestamp_ms for m in messages], pa.int64())
     columns += [
         pa.array([topic] * count, pa.string()),
         pa.array([m.partition for m in messages], pa.int32()),
         pa.array([m.offset for m in messages], pa.int64()),
         pa.array([m.key for m in messages], pa.binary()),
-        pa.array([m.timestamp_ms for m in messages], pa.timestamp("ms", tz="UTC")),
+        kafka_times.cast(pa.timestamp("ms", tz="UTC")),
         pa.array([ingested_at] * count, pa.timestamp("ms", tz="UTC")),
         pa.array(errors, pa.string()),
-        pa.array(raws, pa.binary()),
+        pa.array(
+            [m.value if e is not None else None for m, e in zip(messages, errors, strict=True)], pa.binary()
+        ),
     ]
     table = pa.Table.from_arrays(columns, schema=target)
-    groups: dict[int, list[int]] = {}
-    for index, hour in enumerate(hours):
-        groups.setdefault(hour, []).append(index)
-    if len(groups) == 1:
-        return {hours[0]: table}
-    return {hour: table.take(pa.array(indices)) for hour, indices in sorted(groups.items())}
+    event_time = EVENT_TIME[kind]
+    when = kafka_times
+    if event_time is not None:
+        when = pc.coalesce(_null_where(rejected, typed.column(event_time)), kafka_times)
+    hours = pc.divide(when, HOUR_MS)
+    distinct = sorted(pc.unique(hours).to_pylist())
+    if len(distinct) == 1:
+        return {distinct[0]: table}
+    return {hour: table.filter(pc.equal(hours, hour)) for hour in distinct}
+
+
+def _null_where(mask: Any, column: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.if_else(mask, pa.scalar(None, column.type), column)
+
+
+def _json_schema(record: RecordType[Any]) -> Any:
+    """The contract's Arrow schema as Arrow's JSON reader reads it: times are epoch-ms numbers."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field(f.name, pa.int64() if pa.types.is_timestamp(f.type) else f.type)
+            for f in record.arrow_schema()
+        ]
+    )
+
+
+def _typed(record: RecordType[Any], messages: list[Message]) -> tuple[Any, list[str | None]]:
+    """The values in the contract's types, read by Arrow's JSON reader (~5x faster than the
+    contract's Python parse), one row per message, and per message why it could not be read (None:
+    read); those are worded by the contract's own parse."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    json_schema = _json_schema(record)
+    required = [f.name for f in record.arrow_schema() if not f.nullable]
+    values: list[bytes] = []
+    errors: list[str | None] = [None] * len(messages)
+    for index, message in enumerate(messages):
+        value = message.value
+        if value is None or b"\n" in value or b"\r" in value:
+            # one record per line for Arrow; line breaks of valid JSON are whitespace, so a value
+            # the contract reads loses nothing by having them turned into spaces
+            readable = value is not None and not isinstance(record.parse_values(value), Rejection)
+            errors[index] = None if readable else _reason(record, message)
+            value = value.replace(b"\n", b" ").replace(b"\r", b" ") if readable and value else b"{}"
+        values.append(value)
+    no_row = pa.table({f.name: pa.nulls(1, f.type) for f in json_schema})
+
+    def read_one(index: int) -> Any:
+        table = _read_lines([values[index]], json_schema)
+        if table is None:
+            errors[index] = errors[index] or _reason(record, messages[index])
+            return no_row
+        return table
+
+    def read_block(low: int, high: int) -> Any:
+        table = _read_lines(values[low:high], json_schema)
+        if table is not None:
+            return table
+        # Some line is unreadable: the contract's parse names suspects (what it refuses), Arrow reads
+        # the others at once and each suspect alone (a refused amount or currency is still typed).
+        suspects = {i for i in range(low, high) if isinstance(record.parse_values(values[i]), Rejection)}
+        clean = [i for i in range(low, high) if i not in suspects]
+        rest = _read_lines([values[i] for i in clean], json_schema) if clean else json_schema.empty_table()
+        if rest is None:
+            return pa.concat_tables([read_one(i) for i in range(low, high)])
+        ordered = sorted(suspects)
+        position = {index: n for n, index in enumerate(clean + ordered)}
+        parts = pa.concat_tables([rest, *(read_one(i) for i in ordered)])
+        return parts.take(pa.array([position[i] for i in range(low, high)]))
+
+    pieces = [
+        read_block(start, min(start + READ_BLOCK_ROWS, len(values)))
+        for start in range(0, len(values), READ_BLOCK_ROWS)
+    ]
+    typed = pa.concat_tables(pieces)
+    for name in required:
+        for index in pc.indices_nonzero(typed.column(name).is_null().combine_chunks()).to_pylist():
+            errors[index] = errors[index] or _reason(record, messages[index])
+    return typed, errors
+
+
+def _read_lines(lines: list[bytes], json_schema: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    try:
+        table = pj.read_json(
+            io.BytesIO(b"\n".join(lines)),
+            read_options=pj.ReadOptions(use_threads=False),
+            parse_options=pj.ParseOptions(explicit_schema=json_schema, unexpected_field_behavior="ignore"),
+        )
+    except pa.ArrowInvalid:
+        return None
+    return table.select(json_schema.names) if table.num_rows == len(lines) else None
+
+
+def _reason(record: RecordType[Any], message: Message) -> str:
+    if message.value is None:
+        return "empty value (tombstone)"
+    parsed = record.parse_values(message.value, now_ms=message.timestamp_ms)
+    if isinstance(parsed, Rejection):
+        return parsed.reason
+    return "not readable as the contract's columns"
 
 
 def parquet_bytes(table: Any) -> bytes:
