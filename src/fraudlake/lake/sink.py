@@ -21,8 +21,9 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from minio import Minio as MinioClient
@@ -35,12 +36,16 @@ from fraudlake.platform.minio import Minio, read_object
 log = logging.getLogger("fraudlake.sink")
 T = TypeVar("T")
 MAX_BACKOFF_S = 30.0
+UPLOAD_THREADS = 4
 
 
 @dataclass
 class _Buffer:
-    messages: list[Message] = field(default_factory=list)
-    since: float = 0.0
+    """A partition's records since its last batch, as the client returned them (converted once,
+    column by column, when written)."""
+
+    since: float
+    messages: list[Any] = field(default_factory=list)
 
 
 class BronzeSink:
@@ -76,6 +81,7 @@ class BronzeSink:
         self.consumer = Consumer(self.kafka_config)
         self.buffers: dict[tuple[str, int], _Buffer] = {}
         self.written = 0
+        self.uploads = ThreadPoolExecutor(max_workers=UPLOAD_THREADS, thread_name_prefix="bronze-upload")
 
     # --- lifecycle --------------------------------------------------------------------------
     def run(self) -> None:
@@ -85,17 +91,16 @@ class BronzeSink:
         while not self.stopping.is_set():
             self._poll()
             now = time.monotonic()
-            waiting = sum(len(b.messages) for b in self.buffers.values())
             for (topic, partition), buffer in list(self.buffers.items()):
-                if buffer.messages and (
-                    len(buffer.messages) >= self.flush_rows
-                    or now - buffer.since >= self.flush_seconds
-                    or waiting >= 4 * self.flush_rows  # bound memory across many partitions
-                ):
+                if len(buffer.messages) >= self.flush_rows or now - buffer.since >= self.flush_seconds:
                     self._flush(topic, partition)
+            # memory: at most ~2 batches' worth waits across all partitions; the largest goes first
+            while self.buffers and sum(len(b.messages) for b in self.buffers.values()) >= 2 * self.flush_rows:
+                self._flush(*max(self.buffers, key=lambda k: len(self.buffers[k].messages)))
         for topic, partition in list(self.buffers):
             self._flush(topic, partition)
         self.consumer.close()
+        self.uploads.shutdown()
         log.info("stopped after writing %d rows", self.written)
 
     def stop_on_signals(self) -> None:
@@ -109,11 +114,11 @@ class BronzeSink:
             if error is not None:
                 log.warning("kafka: %s (retrying)", error)
                 continue
-            kept = _kept(message)
-            buffer = self.buffers.setdefault((str(message.topic()), kept.partition), _Buffer())
-            if not buffer.messages:
-                buffer.since = time.monotonic()
-            buffer.messages.append(kept)
+            key = cast(tuple[str, int], (message.topic(), message.partition()))
+            buffer = self.buffers.get(key)
+            if buffer is None:
+                buffer = self.buffers[key] = _Buffer(since=time.monotonic())
+            buffer.messages.append(message)
 
     def _partitions(self) -> list[TopicPartition]:
         metadata = self._retry("kafka metadata", lambda: self.consumer.list_topics(timeout=10))
@@ -174,7 +179,7 @@ class BronzeSink:
         buffer = self.buffers.pop((topic, partition), None)
         if buffer is None or not buffer.messages:
             return
-        messages = buffer.messages
+        messages = [_kept(m) for m in buffer.messages]
         batch = Batch(
             topic=topic,
             partition=partition,
@@ -196,10 +201,14 @@ class BronzeSink:
         pending = Batch(**{**batch.__dict__, "objects": tuple(objects), "state": "pending"})
         self._put(pending.key, pending.to_json())
         self._crash("before-upload")
-        for index, (name, table) in enumerate(objects.items()):
-            self._put(name, bronze.parquet_bytes(table))
-            if index == 0:
-                self._crash("mid-upload")
+        items = list(objects.items())
+        self._put(items[0][0], bronze.parquet_bytes(items[0][1]))
+        self._crash("mid-upload")
+        # encoding releases the GIL and a PUT mostly waits on MinIO: the other objects in parallel
+        for done in self.uploads.map(
+            lambda item: self._put(item[0], bronze.parquet_bytes(item[1])), items[1:]
+        ):
+            assert done is None
         complete = Batch(**{**pending.__dict__, "state": "complete"})
         self._put(complete.key, complete.to_json())
         self.written += batch.rows
