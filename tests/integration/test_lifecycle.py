@@ -9,6 +9,7 @@ import signal
 import time
 from pathlib import Path
 
+from fraudlake.lake import service as bronze_sink
 from fraudlake.platform import process
 from fraudlake.platform.context import Context
 from fraudlake.platform.runner import services
@@ -100,6 +101,9 @@ def _our_processes(ctx: Context) -> list[str]:
 def test_down_leaves_no_process_and_keeps_data(ctx: Context) -> None:
     before = {pid for pid in _pids(ctx).values() if pid is not None}
     assert _our_processes(ctx), "the running platform is visible by its state folder"
+    sink = bronze_sink.daemon(ctx).running()
+    assert sink is not None, "up starts the Bronze sink"
+    assert f"bronze sink: running, pid {sink}" in fraudlake("status").stdout
 
     done = fraudlake("down")
     assert done.returncode == 0, done.stderr
@@ -107,6 +111,8 @@ def test_down_leaves_no_process_and_keeps_data(ctx: Context) -> None:
     assert savepoint, done.stdout
     assert all(pid is None for pid in _pids(ctx).values())
     assert not [pid for pid in before if process.alive(pid)]
+    assert "stop bronze sink ... " in done.stdout and "(flushed and stopped)" in done.stdout
+    assert not process.alive(sink) and bronze_sink.daemon(ctx).running() is None
     assert _our_processes(ctx) == []
     assert (ctx.settings.data_dir / "postgres" / "PG_VERSION").exists()
     assert (ctx.settings.data_dir / "kafka" / "meta.properties").exists()
@@ -115,3 +121,4 @@ def test_down_leaves_no_process_and_keeps_data(ctx: Context) -> None:
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.count("(started)") == 4
     assert "start scoring job ... " in again.stdout and f"(resumed from {savepoint[1]})" in again.stdout
+    assert bronze_sink.daemon(ctx).running() is not None
