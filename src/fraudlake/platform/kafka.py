@@ -198,5 +198,9 @@ class Kafka(Service):
 
 
 def _cluster_id() -> str:
-    """A KRaft cluster id: a random UUID in Kafka's URL-safe base64 form (22 characters)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: a random UUID in Kafka's URL-safe base64 form (22 characters), never
+    starting with '-' (the storage tool would read it as an option: one fresh clone in 64 failed)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
