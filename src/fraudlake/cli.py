@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     lake_sub = lake.add_subparsers(dest="action", required=True)
     lake_stats = lake_sub.add_parser("stats", help="per topic: rows and offsets in Bronze beside Kafka")
     lake_stats.add_argument("--json", action="store_true")
+    lake_sub.add_parser("load", help="load new Bronze objects into PostgreSQL schema bronze (idempotent)")
     reset = sub.add_parser("reset", help="stop everything and wipe local data, logs and secrets")
     reset.add_argument("--yes", action="store_true", help="do not ask")
     return parser
@@ -110,6 +111,8 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
         from fraudlake.lake.sink import run_forever
 
         return run_forever(ctx)
+    if args.command == "lake" and args.action == "load":
+        return _lake_load(ctx)
     if args.command == "lake":
         from fraudlake.lake.stats import lake_stats, render
 
@@ -175,6 +178,18 @@ def _up(ctx: Context, args: argparse.Namespace) -> int:
     print(_table(report))
     for note in notes:
         print(note)
+    return 0
+
+
+def _lake_load(ctx: Context) -> int:
+    from fraudlake.lake import loader
+    from fraudlake.platform.minio import Minio
+    from fraudlake.platform.postgres import APP_ROLE, Postgres
+
+    with Postgres(ctx).connect(APP_ROLE) as conn:
+        conn.autocommit = True
+        loaded = loader.load_new(conn, Minio(ctx).client())
+    print(f"  loaded {loaded.objects:,} objects ({loaded.rows:,} rows); {loaded.skipped:,} already loaded")
     return 0
 
 

@@ -1,0 +1,147 @@
+"""Bronze objects into PostgreSQL schema `bronze`: each object once, each record once.
+
+The first step of the lakehouse refresh (the DAG calls `load_new`). Only objects of *complete*
+batch files are loaded (a pending batch is not yet Bronze, see lake/sink.py). The manifest
+`bronze.load_manifest` is keyed by object name and remembers its etag: an object already loaded with
+the same etag is skipped, one whose etag changed is loaded again. Each object is loaded in one
+transaction together with its manifest row, so a half-loaded object is rolled back; rows are keyed
+by their Kafka coordinates, so loading twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import Connection, sql
+
+from fraudlake.lake import bronze
+from fraudlake.lake.bronze import Batch
+from fraudlake.platform.minio import read_object
+
+SCHEMA = "bronze"
+MANIFEST = "load_manifest"
+KAFKA_SQL = {
+    "kafka_topic": "text not null",
+    "kafka_partition": "integer not null",
+    "kafka_offset": "bigint not null",
+    "kafka_key": "bytea",
+    "kafka_timestamp": "timestamptz not null",
+    "ingested_at": "timestamptz not null",
+    "contract_error": "text",
+    "raw_value": "bytea",
+}
+KEY = ("kafka_topic", "kafka_partition", "kafka_offset")
+
+
+def table_name(topic: str) -> str:
+    """payment-scores -> payment_scores."""
+    return re.sub(r"[^a-z0-9_]", "_", topic.lower())
+
+
+def columns(kind: str) -> dict[str, str]:
+    """The Bronze table of a platform topic: the contract's columns, nullable (rejected records
+    have none), then the Kafka columns."""
+    contract = {
+        name: kind_sql.removesuffix(" not null")
+        for name, kind_sql in bronze.RECORDS[kind].sql_columns().items()
+    }
+    assert tuple(KAFKA_SQL) == bronze.KAFKA_COLUMNS
+    return {**contract, **KAFKA_SQL}
+
+
+def ddl(topic: str, kind: str) -> list[sql.Composed]:
+    table = sql.Identifier(SCHEMA, table_name(topic))
+    return [
+        sql.SQL("create schema if not exists {}").format(sql.Identifier(SCHEMA)),
+        sql.SQL(
+            "create table if not exists {} (object_name text primary key, etag text not null, "
+            "table_name text not null, rows bigint not null, loaded_at timestamptz not null default now())"
+        ).format(sql.Identifier(SCHEMA, MANIFEST)),
+        sql.SQL("create table if not exists {} ({}, primary key ({}))").format(
+            table,
+            sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns(kind).items()
+            ),
+            sql.SQL(", ").join(map(sql.Identifier, KEY)),
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    objects: int
+    rows: int
+    skipped: int
+
+
+def load_new(
+    conn: Connection[Any], client: Any, topics: Mapping[str, str] | None = None, bucket: str = bronze.BUCKET
+) -> Loaded:
+    """Load every object of a complete batch that the manifest does not hold with its etag; each
+    object in its own transaction (so `conn` must be in autocommit mode)."""
+    assert conn.autocommit, "each object commits on its own: open the connection with autocommit"
+    kinds = dict(topics or {topic: topic for topic in bronze.RECORDS})
+    for topic, kind in kinds.items():
+        with conn.transaction():
+            for statement in ddl(topic, kind):
+                conn.execute(statement)
+    manifest = dict(
+        conn.execute(
+            sql.SQL("select object_name, etag from {}").format(sql.Identifier(SCHEMA, MANIFEST))
+        ).fetchall()
+    )
+    objects = rows = skipped = 0
+    for topic, kind in kinds.items():
+        etags = {
+            o.object_name: o.etag for o in client.list_objects(bucket, prefix=f"{topic}/", recursive=True)
+        }
+        for name in sorted(_complete_objects(client, bucket, topic)):
+            etag = etags.get(name)
+            if etag is None or manifest.get(name) == etag:
+                skipped += etag is not None
+                continue
+            rows += _load_object(conn, topic, kind, name, etag, read_object(client, bucket, name))
+            objects += 1
+    return Loaded(objects, rows, skipped)
+
+
+def _complete_objects(client: Any, bucket: str, topic: str) -> set[str]:
+    names: set[str] = set()
+    for entry in client.list_objects(bucket, prefix=f"{bronze.BATCHES}/{topic}/", recursive=True):
+        batch = Batch.from_json(read_object(client, bucket, entry.object_name))
+        if batch.state == "complete":
+            names.update(batch.objects)
+    return names
+
+
+def _load_object(conn: Connection[Any], topic: str, kind: str, name: str, etag: str, data: bytes) -> int:
+    table = bronze.read_parquet(data)
+    names = list(columns(kind))
+    values = [table.column(n).to_pylist() for n in names]
+    target = sql.Identifier(SCHEMA, table_name(topic))
+    column_list = sql.SQL(", ").join(map(sql.Identifier, names))
+    updates = sql.SQL(", ").join(
+        sql.SQL("{0} = excluded.{0}").format(sql.Identifier(n)) for n in names if n not in KEY
+    )
+    with conn.transaction():
+        conn.execute(sql.SQL("create temporary table incoming (like {}) on commit drop").format(target))
+        with conn.cursor().copy(sql.SQL("copy incoming ({}) from stdin").format(column_list)) as copy:
+            for row in zip(*values, strict=True):
+                copy.write_row(row)
+        conn.execute(
+            sql.SQL("insert into {} ({}) select {} from incoming on conflict ({}) do update set {}").format(
+                target, column_list, column_list, sql.SQL(", ").join(map(sql.Identifier, KEY)), updates
+            )
+        )
+        conn.execute(
+            sql.SQL(
+                "insert into {} (object_name, etag, table_name, rows) values (%s, %s, %s, %s) "
+                "on conflict (object_name) do update set etag = excluded.etag, rows = excluded.rows, "
+                "loaded_at = now()"
+            ).format(sql.Identifier(SCHEMA, MANIFEST)),
+            (name, etag, table_name(topic), table.num_rows),
+        )
+    return int(table.num_rows)
