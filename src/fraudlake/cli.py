@@ -152,7 +152,17 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
     if args.command == "score":
         return _score(ctx, args)
     if args.command == "reset":
-        confirm = (lambda _q: True) if args.yes else _ask
+        ask = (lambda _q: True) if args.yes else _ask
+
+        def confirm(question: str) -> bool:
+            if not ask(question):
+                return False
+            from fraudlake.job import demo
+
+            demo.stop(ctx)  # the daemons write into what is about to be wiped
+            _stop_sink(ctx)
+            return True
+
         return 0 if runner.reset(ctx, sys.stdout, confirm) else 1
     raise AssertionError(args.command)
 

@@ -141,3 +141,11 @@ def test_a_required_field_missing_or_null_is_a_reject() -> None:
         "field 'amount': must not be null",
     ]
     assert all(r["payment_id"] is None and r["raw_value"] for r in rows)
+
+
+def test_every_topic_lands_with_its_contract_columns_then_the_kafka_columns() -> None:
+    for topic, record in bronze.RECORDS.items():
+        fields = bronze.schema(topic)
+        assert fields.names == [*record.names, *bronze.KAFKA_COLUMNS], topic
+        assert all(fields.field(name).nullable for name in record.names), "a reject has no contract values"
+        assert fields.metadata[b"topic"] == topic.encode()
