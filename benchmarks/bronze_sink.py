@@ -2,7 +2,8 @@
 
   1. preload: the simulator replays EVENTS payments into a private 6-partition topic, twice: within
      one hour of event time (live) and over a week (backfill);
-  2. baseline: one Python process reads them all (consume only, nothing done with them);
+  2. baseline: one Python process reads them all (consume only, nothing done with them), with
+     confluent-kafka (librdkafka, what the sink uses) and with kafka-python;
   3. the sink (its own process, bucket and group, default flush settings) lands them; rate =
      rows / (time the last batch was durable - time the sink started reading), start-up excluded;
      then its peak RSS, and the objects' count and sizes per hour of simulated traffic.
@@ -62,6 +63,27 @@ def read_all(bootstrap: str, topic: str, events: int) -> dict[str, Any]:
     return {"records": read, "seconds": round(seconds, 2), "records_per_s": round(read / seconds)}
 
 
+def read_all_kafka_python(bootstrap: str, topic: str, events: int) -> dict[str, Any]:
+    """The same read with kafka-python (pure Python): the client the sink does not use."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-read-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    read, started = 0, None
+    while read < events:
+        batch = consumer.poll(timeout_ms=1000, max_records=10_000)
+        started = started or (time.monotonic() if batch else None)
+        read += sum(len(records) for records in batch.values())
+    seconds = time.monotonic() - (started or time.monotonic())
+    consumer.close()
+    return {"records": read, "seconds": round(seconds, 2), "records_per_s": round(read / seconds)}
+
+
 def _sink(topic: str, bucket: str, total: int, reading: Any) -> None:
     """The sink with the default flush settings, told to stop (flush, commit) once it holds or
     wrote every record: the last partial batches are written at once instead of after 60 s."""
@@ -114,6 +136,7 @@ def case(ctx: Context, events: int, hours: float) -> dict[str, Any]:
             Sinks(kafka=KafkaSink(kafka.bootstrap), payments_topic=topic, chargebacks_topic=chargebacks),
         )
         baseline = read_all(kafka.bootstrap, topic, stats.payments)
+        pure_python = read_all_kafka_python(kafka.bootstrap, topic, stats.payments)
         landed = land(topic, bucket, stats.payments)
         sizes: dict[str, list[int]] = {}
         for o in client.list_objects(bucket, prefix=f"{topic}/", recursive=True):
@@ -124,6 +147,7 @@ def case(ctx: Context, events: int, hours: float) -> dict[str, Any]:
             "payments": stats.payments,
             "event_time_hours": hours,
             "raw_read": baseline,
+            "raw_read_kafka_python": pure_python,
             "sink": landed,
             "sink_vs_raw_read": round(landed["rows_per_s"] / baseline["records_per_s"], 2),
             "files": {
