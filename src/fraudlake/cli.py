@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     lake_stats = lake_sub.add_parser("stats", help="per topic: rows and offsets in Bronze beside Kafka")
     lake_stats.add_argument("--json", action="store_true")
     lake_sub.add_parser("load", help="load new Bronze objects into PostgreSQL schema bronze (idempotent)")
+    lakehouse = sub.add_parser("lakehouse", help="Bronze -> Silver/Gold in PostgreSQL")
+    lakehouse_sub = lakehouse.add_subparsers(dest="action", required=True)
+    lakehouse_sub.add_parser("build", help="load new Bronze objects, then `dbt build` (models and tests)")
     reset = sub.add_parser("reset", help="stop everything and wipe local data, logs and secrets")
     reset.add_argument("--yes", action="store_true", help="do not ask")
     return parser
@@ -111,6 +114,8 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
         from fraudlake.lake.sink import run_forever
 
         return run_forever(ctx)
+    if args.command == "lakehouse":
+        return _lakehouse_build(ctx)
     if args.command == "lake" and args.action == "load":
         return _lake_load(ctx)
     if args.command == "lake":
@@ -201,6 +206,16 @@ def _lake_load(ctx: Context) -> int:
         loaded = loader.load_new(conn, Minio(ctx).client())
     print(f"  loaded {loaded.objects:,} objects ({loaded.rows:,} rows); {loaded.skipped:,} already loaded")
     return 0
+
+
+def _lakehouse_build(ctx: Context) -> int:
+    from fraudlake.lake import dbt
+
+    _lake_load(ctx)
+    done = dbt.run(ctx, "build")
+    print(done.stdout, end="")
+    print(done.stderr, end="", file=sys.stderr)
+    return done.returncode
 
 
 def _start_sink(ctx: Context) -> list[str]:

@@ -52,14 +52,14 @@ def columns(kind: str) -> dict[str, str]:
     return {**contract, **KAFKA_SQL}
 
 
-def ddl(topic: str, kind: str) -> list[sql.Composed]:
-    table = sql.Identifier(SCHEMA, table_name(topic))
+def ddl(kind: str, schema: str = SCHEMA) -> list[sql.Composed]:
+    table = sql.Identifier(schema, table_name(kind))
     return [
-        sql.SQL("create schema if not exists {}").format(sql.Identifier(SCHEMA)),
+        sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)),
         sql.SQL(
             "create table if not exists {} (object_name text primary key, etag text not null, "
             "table_name text not null, rows bigint not null, loaded_at timestamptz not null default now())"
-        ).format(sql.Identifier(SCHEMA, MANIFEST)),
+        ).format(sql.Identifier(schema, MANIFEST)),
         sql.SQL("create table if not exists {} ({}, primary key ({}))").format(
             table,
             sql.SQL(", ").join(
@@ -78,19 +78,24 @@ class Loaded:
 
 
 def load_new(
-    conn: Connection[Any], client: Any, topics: Mapping[str, str] | None = None, bucket: str = bronze.BUCKET
+    conn: Connection[Any],
+    client: Any,
+    topics: Mapping[str, str] | None = None,
+    bucket: str = bronze.BUCKET,
+    schema: str = SCHEMA,
 ) -> Loaded:
     """Load every object of a complete batch that the manifest does not hold with its etag; each
-    object in its own transaction (so `conn` must be in autocommit mode)."""
+    object in its own transaction (so `conn` must be in autocommit mode). A topic's rows go to the
+    table of the platform topic it carries (`topics`: topic read -> platform topic)."""
     assert conn.autocommit, "each object commits on its own: open the connection with autocommit"
     kinds = dict(topics or {topic: topic for topic in bronze.RECORDS})
-    for topic, kind in kinds.items():
+    for kind in set(kinds.values()):
         with conn.transaction():
-            for statement in ddl(topic, kind):
+            for statement in ddl(kind, schema):
                 conn.execute(statement)
     manifest = dict(
         conn.execute(
-            sql.SQL("select object_name, etag from {}").format(sql.Identifier(SCHEMA, MANIFEST))
+            sql.SQL("select object_name, etag from {}").format(sql.Identifier(schema, MANIFEST))
         ).fetchall()
     )
     objects = rows = skipped = 0
@@ -103,7 +108,7 @@ def load_new(
             if etag is None or manifest.get(name) == etag:
                 skipped += etag is not None
                 continue
-            rows += _load_object(conn, topic, kind, name, etag, read_object(client, bucket, name))
+            rows += _load_object(conn, schema, kind, name, etag, read_object(client, bucket, name))
             objects += 1
     return Loaded(objects, rows, skipped)
 
@@ -117,11 +122,11 @@ def _complete_objects(client: Any, bucket: str, topic: str) -> set[str]:
     return names
 
 
-def _load_object(conn: Connection[Any], topic: str, kind: str, name: str, etag: str, data: bytes) -> int:
+def _load_object(conn: Connection[Any], schema: str, kind: str, name: str, etag: str, data: bytes) -> int:
     table = bronze.read_parquet(data)
     names = list(columns(kind))
     values = [table.column(n).to_pylist() for n in names]
-    target = sql.Identifier(SCHEMA, table_name(topic))
+    target = sql.Identifier(schema, table_name(kind))
     column_list = sql.SQL(", ").join(map(sql.Identifier, names))
     updates = sql.SQL(", ").join(
         sql.SQL("{0} = excluded.{0}").format(sql.Identifier(n)) for n in names if n not in KEY
@@ -141,7 +146,7 @@ def _load_object(conn: Connection[Any], topic: str, kind: str, name: str, etag: 
                 "insert into {} (object_name, etag, table_name, rows) values (%s, %s, %s, %s) "
                 "on conflict (object_name) do update set etag = excluded.etag, rows = excluded.rows, "
                 "loaded_at = now()"
-            ).format(sql.Identifier(SCHEMA, MANIFEST)),
-            (name, etag, table_name(topic), table.num_rows),
+            ).format(sql.Identifier(schema, MANIFEST)),
+            (name, etag, table_name(kind), table.num_rows),
         )
     return int(table.num_rows)

@@ -1,0 +1,64 @@
+"""dbt (the project in dbt/) in its own cached virtual environment, connected from the environment.
+
+dbt-core and Airflow/Flink pin different libraries, so dbt lives in a venv of its own, keyed by its
+pins under the shared cache; the CLI and the lakehouse refresh call it as a subprocess.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+from fraudlake.config import PROJECT_ROOT
+from fraudlake.platform import artifacts
+from fraudlake.platform.context import Context
+from fraudlake.platform.postgres import APP_ROLE, Postgres
+
+PROJECT = PROJECT_ROOT / "dbt"
+REQUIREMENTS = ("dbt-postgres==1.11.0", "dbt-core==1.11.16")
+"""Pinned together: unpinned, pip picks a dbt-core beta whose parser wants the internet (ENGINES.md)."""
+
+
+def venv(ctx: Context) -> Path:
+    key = hashlib.sha256("\n".join(REQUIREMENTS).encode()).hexdigest()[:10]
+    return ctx.cache("venvs", f"dbt-{key}")
+
+
+def install(ctx: Context) -> bool:
+    """Build the venv unless cached; True if it was built."""
+    return artifacts.ensure_dir(
+        venv(ctx), lambda dest: artifacts.python_venv("dbt", dest, list(REQUIREMENTS)), in_place=True
+    )
+
+
+def run(
+    ctx: Context, *args: str, variables: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`dbt ARGS` on the project, as the platform's owning role; output captured."""
+    install(ctx)
+    state = ctx.settings.home / "dbt"
+    env = {
+        **os.environ,
+        "FRAUDLAKE_DBT_HOST": ctx.settings.bind_host,
+        "FRAUDLAKE_DBT_PORT": str(ctx.settings.pg_port),
+        "FRAUDLAKE_DBT_USER": APP_ROLE,
+        "FRAUDLAKE_DBT_PASSWORD": Postgres(ctx).password(APP_ROLE),
+        "FRAUDLAKE_DBT_DATABASE": ctx.settings.pg_database,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_TARGET_PATH": str(state / "target"),
+        "DBT_LOG_PATH": str(state / "logs"),
+        "DBT_PACKAGES_INSTALL_PATH": str(state / "packages"),
+    }
+    argv = [
+        str(venv(ctx) / "bin" / "dbt"),
+        *args,
+        "--project-dir",
+        str(PROJECT),
+        "--profiles-dir",
+        str(PROJECT),
+    ]
+    if variables:
+        argv += ["--vars", "{" + ", ".join(f"{k}: '{v}'" for k, v in variables.items()) + "}"]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800, check=False)
