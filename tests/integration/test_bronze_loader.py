@@ -37,10 +37,11 @@ def _rows(landed: Landed) -> list[tuple[int, int, str | None, Decimal | None]]:
 
 
 def test_complete_batches_load_once_and_reloads_change_nothing(landed: Landed) -> None:
-    at = int(time.time() * 1000) - 3 * HOUR
-    values = [PAYMENT.to_json(payment(payment_id=f"p-{n}", event_time=at + n * HOUR // 2)) for n in range(5)]
+    at = int(time.time() * 1000)  # Kafka timestamp and landing time; the payments happened before
+    values = [PAYMENT.to_json(payment(payment_id=f"p-{n}", event_time=at - n * HOUR // 2)) for n in range(5)]
     landed.batch(PAYMENTS.name, 0, 0, values[:3], at)
-    landed.batch(PAYMENTS.name, 1, 10, [*values[3:], b"{broken"], at)
+    future = PAYMENT.to_json(payment(payment_id="p-future", event_time=at + 24 * HOUR))
+    landed.batch(PAYMENTS.name, 1, 10, [*values[3:], b"{broken", future], at)
     pending = PAYMENT.to_json(payment(payment_id="p-pending", event_time=at))
     landed.batch(PAYMENTS.name, 0, 3, [pending], at, state="pending")
 
@@ -53,9 +54,17 @@ def test_complete_batches_load_once_and_reloads_change_nothing(landed: Landed) -
         (1, 10, "p-3"),
         (1, 11, "p-4"),
         (1, 12, None),  # the unreadable record is a row too, with its bytes and reason
+        (1, 13, "p-future"),
     ], "a pending batch is not loaded"
+    errors = landed.query(
+        sql.SQL(
+            "select kafka_offset, contract_error from {} where contract_error is not null order by 1"
+        ).format(sql.Identifier(landed.schema, loader.table_name(PAYMENTS.name)))
+    )
+    assert [offset for offset, _ in errors] == [12, 13]
+    assert errors[0][1].startswith("invalid JSON") and "in the future" in errors[1][1], "the contract's words"
     assert rows[0][3] == Decimal("50.00")
-    assert first.rows == 6 and first.objects >= 2
+    assert first.rows == 7 and first.objects >= 2
 
     again = landed.load()
     assert (again.objects, again.rows, again.skipped) == (0, 0, first.objects)
@@ -63,7 +72,7 @@ def test_complete_batches_load_once_and_reloads_change_nothing(landed: Landed) -
 
 
 def test_a_failing_object_is_rolled_back_with_its_manifest_row(ctx: Context, landed: Landed) -> None:
-    at = int(time.time() * 1000) - HOUR
+    at = int(time.time() * 1000)
     good = PAYMENT.to_json(payment(payment_id="p-ok", event_time=at))
     too_big = PAYMENT.to_json(payment(payment_id="p-huge", event_time=at, amount=Decimal("9999999999.99")))
     batch = landed.batch(PAYMENTS.name, 0, 0, [good, too_big], at)

@@ -83,11 +83,14 @@ def test_gold_kpis_equal_an_independent_computation_and_a_bad_batch_never_reache
         if d.is_alert
     ]
     chargebacks = [Chargeback("p-2", "cus-1", Decimal("25.00"), "EUR", "fraudulent", hour + 3 * HOUR, 1)]
-    landed.batch(PAYMENTS.name, 0, 0, [PAYMENT.to_json(p) for p in payments], hour)
-    landed.batch(PAYMENT_SCORES.name, 0, 0, [DECISION.to_json(d) for d in decisions], hour)
-    landed.batch(PAYMENT_SCORES.name, 0, 9, [DECISION.to_json(decisions[1])], hour)  # a duplicate copy
-    landed.batch(FRAUD_ALERTS.name, 0, 0, [ALERT.to_json(a) for a in [*alerts, alerts[0]]], hour)
-    landed.batch(CHARGEBACKS.name, 0, 0, [CHARGEBACK.to_json(c) for c in chargebacks], hour)
+    assert hour + 3 * HOUR < time.time() * 1000
+    refused = payment(payment_id="p-future", event_time=hour + 40 * 24 * HOUR)  # readable, refused
+    now = int(time.time() * 1000)  # the records' Kafka timestamp and landing time
+    landed.batch(PAYMENTS.name, 0, 0, [PAYMENT.to_json(p) for p in [*payments, refused]], now)
+    landed.batch(PAYMENT_SCORES.name, 0, 0, [DECISION.to_json(d) for d in decisions], now)
+    landed.batch(PAYMENT_SCORES.name, 0, 9, [DECISION.to_json(decisions[1])], now)  # a duplicate copy
+    landed.batch(FRAUD_ALERTS.name, 0, 0, [ALERT.to_json(a) for a in [*alerts, alerts[0]]], now)
+    landed.batch(CHARGEBACKS.name, 0, 0, [CHARGEBACK.to_json(c) for c in chargebacks], now)
     landed.load()
 
     done, gold = _build(ctx, landed)
@@ -118,12 +121,13 @@ def test_gold_kpis_equal_an_independent_computation_and_a_bad_batch_never_reache
     again, _ = _build(ctx, landed)
     assert again.returncode == 0 and _gold(landed, gold) == expected, "a second run changes nothing"
 
+    # the contract accepts it (known severity, score in range), the rules' bands do not
     bad = Decision(
-        "p-9", "cus-1", 50, "BOGUS", False, (), "v1", payments[9].event_time, payments[9].event_time, 1
+        "p-9", "cus-1", 95, "LOW", True, (), "v1", payments[9].event_time, payments[9].event_time, 1
     )
-    landed.batch(PAYMENT_SCORES.name, 0, 10, [DECISION.to_json(bad)], hour)
+    landed.batch(PAYMENT_SCORES.name, 0, 10, [DECISION.to_json(bad)], now)
     landed.load()
     failed, _ = _build(ctx, landed)
     assert failed.returncode != 0
-    assert "accepted_values_stg_decisions_severity" in failed.stdout
+    assert "FAIL 1 severity_agrees_with_score" in failed.stdout
     assert _gold(landed, gold) == expected, "Gold keeps its last good state"

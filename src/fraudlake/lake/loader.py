@@ -17,6 +17,7 @@ from typing import Any
 
 from psycopg import Connection, sql
 
+from fraudlake.contract import Rejection
 from fraudlake.lake import bronze
 from fraudlake.lake.bronze import Batch
 from fraudlake.platform.minio import read_object
@@ -113,6 +114,27 @@ def load_new(
     return Loaded(objects, rows, skipped)
 
 
+def contract_errors(kind: str, table: Any) -> list[str | None]:
+    """Bronze's `contract_error` (unreadable records) completed with what the contract refuses in a
+    readable record's values (a negative amount, an unknown currency, a time in the future), checked
+    by the contract itself: Silver keeps only records the contract accepts. The sink leaves this out
+    to stay fast; the loader runs every few minutes, off the hot path."""
+    record = bronze.RECORDS[kind]
+    errors: list[str | None] = table.column("contract_error").to_pylist()
+    received = [int(t.timestamp() * 1000) for t in table.column("kafka_timestamp").to_pylist()]
+    rows = zip(*(table.column(n).to_pylist() for n in record.names), strict=True)
+    for index, row in enumerate(rows):
+        if errors[index] is None:
+            fields = {
+                c.name: int(v.timestamp() * 1000) if c.timestamp_ms and v is not None else v
+                for c, v in zip(record.columns, row, strict=True)
+            }
+            verdict = record.from_dict(fields, now_ms=received[index])
+            if isinstance(verdict, Rejection):
+                errors[index] = verdict.reason
+    return errors
+
+
 def _complete_objects(client: Any, bucket: str, topic: str) -> set[str]:
     names: set[str] = set()
     for entry in client.list_objects(bucket, prefix=f"{bronze.BATCHES}/{topic}/", recursive=True):
@@ -126,6 +148,7 @@ def _load_object(conn: Connection[Any], schema: str, kind: str, name: str, etag:
     table = bronze.read_parquet(data)
     names = list(columns(kind))
     values = [table.column(n).to_pylist() for n in names]
+    values[names.index("contract_error")] = contract_errors(kind, table)
     target = sql.Identifier(schema, table_name(kind))
     column_list = sql.SQL(", ").join(map(sql.Identifier, names))
     updates = sql.SQL(", ").join(
