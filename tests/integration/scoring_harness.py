@@ -53,7 +53,11 @@ class ScoringJob:
             alerts_topic=f"test-alerts-{suffix}",
             dlq_topic=f"test-dlq-{suffix}",
             group_id=f"test-scoring-{suffix}",
-            **changes,
+            # No partition may turn idle in a test: a partition idle since the start (30 s by default)
+            # that receives payments after another partition's later `advance` record would find the
+            # watermark already past them, and they would go to the DLQ as late (seen once in CI, on a
+            # loaded machine). `advance` moves every partition instead.
+            **{"idle_timeout_ms": 600_000, **changes},
         )
         admin = Kafka(ctx).admin()
         try:
