@@ -300,10 +300,12 @@ def _print_status(report: dict[str, dict[str, Any]]) -> None:
 
 
 def _logs(ctx: Context, name: str, lines: int, follow: bool) -> int:
-    from fraudlake.platform.daemon import Daemon
+    from fraudlake.job import demo
+    from fraudlake.lake import service as sink
 
-    if name in ("sink", "demo"):
-        files = [Daemon(ctx, name).log_file]
+    daemons = {"sink": sink.daemon, "demo": demo.daemon}
+    if name in daemons:
+        files = [daemons[name](ctx).log_file]
     else:
         service = runner.service_by_name(ctx, name)
         files = [service.log_file(proc) for proc in service.processes]

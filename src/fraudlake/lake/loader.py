@@ -2,10 +2,11 @@
 
 The first step of the lakehouse refresh (the DAG calls `load_new`). Only objects of *complete*
 batch files are loaded (a pending batch is not yet Bronze, see lake/sink.py). The manifest
-`bronze.load_manifest` is keyed by object name and remembers its etag: an object already loaded with
-the same etag is skipped, one whose etag changed is loaded again. Each object is loaded in one
-transaction together with its manifest row, so a half-loaded object is rolled back; rows are keyed
-by their Kafka coordinates, so loading twice changes nothing.
+`bronze.load_manifest` holds each loaded object's name and etag and its batch file. Per partition,
+only batch files after the last one loaded are read (their keys sort by offset), so a refresh costs
+what is new, not the whole history. A batch's objects are loaded in one transaction with their
+manifest rows, so a half-loaded batch is rolled back; rows are keyed by their Kafka coordinates, so
+loading twice changes nothing.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def ddl(kind: str, schema: str = SCHEMA) -> list[sql.Composed]:
             "create table if not exists {} (object_name text primary key, etag text not null, "
             "table_name text not null, rows bigint not null, loaded_at timestamptz not null default now())"
         ).format(sql.Identifier(schema, MANIFEST)),
+        # added after the first manifests: their rows are read again once (upserts change nothing)
+        sql.SQL("alter table {} add column if not exists batch_key text not null default ''").format(
+            sql.Identifier(schema, MANIFEST)
+        ),
         sql.SQL("create table if not exists {} ({}, primary key ({}))").format(
             table,
             sql.SQL(", ").join(
@@ -76,6 +81,7 @@ class Loaded:
     objects: int
     rows: int
     skipped: int
+    """objects of these topics loaded by earlier runs"""
 
 
 def load_new(
@@ -94,24 +100,44 @@ def load_new(
         with conn.transaction():
             for statement in ddl(kind, schema):
                 conn.execute(statement)
-    manifest = dict(
-        conn.execute(
-            sql.SQL("select object_name, etag from {}").format(sql.Identifier(schema, MANIFEST))
-        ).fetchall()
-    )
-    objects = rows = skipped = 0
+    manifest = sql.Identifier(schema, MANIFEST)
+    objects = rows = 0
     for topic, kind in kinds.items():
-        etags = {
-            o.object_name: o.etag for o in client.list_objects(bucket, prefix=f"{topic}/", recursive=True)
-        }
-        for name in sorted(_complete_objects(client, bucket, topic)):
-            etag = etags.get(name)
-            if etag is None or manifest.get(name) == etag:
-                skipped += etag is not None
-                continue
-            rows += _load_object(conn, schema, kind, name, etag, read_object(client, bucket, name))
-            objects += 1
-    return Loaded(objects, rows, skipped)
+        for batch in _new_batches(conn, client, bucket, manifest, topic):
+            with conn.transaction():
+                for name in batch.objects:
+                    etag = client.stat_object(bucket, name).etag
+                    rows += _load_object(
+                        conn, schema, kind, batch, name, etag, read_object(client, bucket, name)
+                    )
+                    objects += 1
+    tables = list({table_name(kind) for kind in kinds.values()})
+    in_manifest = conn.execute(
+        sql.SQL("select count(*) from {} where table_name = any(%s)").format(manifest), (tables,)
+    ).fetchone()
+    return Loaded(objects, rows, skipped=(in_manifest[0] if in_manifest else 0) - objects)
+
+
+def _new_batches(
+    conn: Connection[Any], client: Any, bucket: str, manifest: sql.Identifier, topic: str
+) -> list[Batch]:
+    """The complete batch files of `topic` after the last one loaded, per partition, in order (the
+    sink writes a partition's batches one after the other, so a pending one is the last)."""
+    found: list[Batch] = []
+    root = f"{bronze.BATCHES}/{topic}/"
+    for folder in client.list_objects(bucket, prefix=root):
+        partition = int(folder.object_name[len(root) :].strip("/"))
+        prefix = bronze.batch_prefix(topic, partition)
+        last = conn.execute(
+            sql.SQL("select max(batch_key) from {} where starts_with(batch_key, %s)").format(manifest),
+            (prefix,),
+        ).fetchone()
+        for entry in client.list_objects(bucket, prefix=prefix, start_after=last[0] if last else None):
+            batch = Batch.from_json(read_object(client, bucket, entry.object_name))
+            if batch.state != "complete":
+                break
+            found.append(batch)
+    return found
 
 
 def contract_errors(kind: str, table: Any) -> list[str | None]:
@@ -135,16 +161,10 @@ def contract_errors(kind: str, table: Any) -> list[str | None]:
     return errors
 
 
-def _complete_objects(client: Any, bucket: str, topic: str) -> set[str]:
-    names: set[str] = set()
-    for entry in client.list_objects(bucket, prefix=f"{bronze.BATCHES}/{topic}/", recursive=True):
-        batch = Batch.from_json(read_object(client, bucket, entry.object_name))
-        if batch.state == "complete":
-            names.update(batch.objects)
-    return names
-
-
-def _load_object(conn: Connection[Any], schema: str, kind: str, name: str, etag: str, data: bytes) -> int:
+def _load_object(
+    conn: Connection[Any], schema: str, kind: str, batch: Batch, name: str, etag: str, data: bytes
+) -> int:
+    """One object's rows and its manifest row, inside the caller's (the batch's) transaction."""
     table = bronze.read_parquet(data)
     names = list(columns(kind))
     values = [table.column(n).to_pylist() for n in names]
@@ -154,22 +174,23 @@ def _load_object(conn: Connection[Any], schema: str, kind: str, name: str, etag:
     updates = sql.SQL(", ").join(
         sql.SQL("{0} = excluded.{0}").format(sql.Identifier(n)) for n in names if n not in KEY
     )
-    with conn.transaction():
-        conn.execute(sql.SQL("create temporary table incoming (like {}) on commit drop").format(target))
-        with conn.cursor().copy(sql.SQL("copy incoming ({}) from stdin").format(column_list)) as copy:
-            for row in zip(*values, strict=True):
-                copy.write_row(row)
-        conn.execute(
-            sql.SQL("insert into {} ({}) select {} from incoming on conflict ({}) do update set {}").format(
-                target, column_list, column_list, sql.SQL(", ").join(map(sql.Identifier, KEY)), updates
-            )
+    conn.execute(sql.SQL("create temporary table incoming (like {})").format(target))
+    with conn.cursor().copy(sql.SQL("copy incoming ({}) from stdin").format(column_list)) as copy:
+        for row in zip(*values, strict=True):
+            copy.write_row(row)
+    conn.execute(
+        sql.SQL("insert into {} ({}) select {} from incoming on conflict ({}) do update set {}").format(
+            target, column_list, column_list, sql.SQL(", ").join(map(sql.Identifier, KEY)), updates
         )
-        conn.execute(
-            sql.SQL(
-                "insert into {} (object_name, etag, table_name, rows) values (%s, %s, %s, %s) "
-                "on conflict (object_name) do update set etag = excluded.etag, rows = excluded.rows, "
-                "loaded_at = now()"
-            ).format(sql.Identifier(schema, MANIFEST)),
-            (name, etag, table_name(kind), table.num_rows),
-        )
+    )
+    conn.execute("drop table incoming")
+    conn.execute(
+        sql.SQL(
+            "insert into {} (object_name, etag, batch_key, table_name, rows) values (%s, %s, %s, %s, %s) "
+            "on conflict (object_name) do update set etag = excluded.etag, batch_key = excluded.batch_key, "
+            "rows = excluded.rows, "
+            "loaded_at = now()"
+        ).format(sql.Identifier(schema, MANIFEST)),
+        (name, etag, batch.key, table_name(kind), table.num_rows),
+    )
     return int(table.num_rows)

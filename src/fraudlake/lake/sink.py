@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar, cast
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
@@ -167,9 +167,10 @@ class BronzeSink:
         messages: list[Message] = []
         try:
             while not messages or messages[-1].offset < last:
-                for m in reader.consume(num_messages=10_000, timeout=1.0):
-                    if m.error() is None and _kept(m).offset <= last:
-                        messages.append(_kept(m))
+                kept = [
+                    _kept(m) for m in reader.consume(num_messages=10_000, timeout=1.0) if m.error() is None
+                ]
+                messages += [m for m in kept if m.offset <= last]
         finally:
             reader.close()
         return messages
@@ -198,18 +199,15 @@ class BronzeSink:
             bronze.object_key(batch.topic, batch.partition, batch.first, batch.last, hour): table
             for hour, table in tables.items()
         }
-        pending = Batch(**{**batch.__dict__, "objects": tuple(objects), "state": "pending"})
+        pending = replace(batch, objects=tuple(objects), state="pending")
         self._put(pending.key, pending.to_json())
         self._crash("before-upload")
         items = list(objects.items())
         self._put(items[0][0], bronze.parquet_bytes(items[0][1]))
         self._crash("mid-upload")
         # encoding releases the GIL and a PUT mostly waits on MinIO: the other objects in parallel
-        for done in self.uploads.map(
-            lambda item: self._put(item[0], bronze.parquet_bytes(item[1])), items[1:]
-        ):
-            assert done is None
-        complete = Batch(**{**pending.__dict__, "state": "complete"})
+        list(self.uploads.map(lambda item: self._put(item[0], bronze.parquet_bytes(item[1])), items[1:]))
+        complete = replace(pending, state="complete")
         self._put(complete.key, complete.to_json())
         self.written += batch.rows
         log.info("wrote %s: %d rows in %d objects", batch.key, batch.rows, len(objects))
