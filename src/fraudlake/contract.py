@@ -131,7 +131,7 @@ class Decision:
     severity: str = _enum(*SEVERITIES, doc="LOW < 60 <= MEDIUM < 80 <= HIGH (thresholds in the rules file)")
     is_alert: bool = _doc("score at or above the alert threshold, or an always-alert rule fired")
     reasons: tuple[str, ...] = _doc(
-        "each rule that fired with the values that fired it, e.g. `VELOCITY: 4 payments in 10 min`"
+        "each rule that fired with the values that fired it, e.g. `VELOCITY: 3 payments in 4m 10s`"
     )
     rules_version: str = _doc("version of the rules file that decided")
     event_time: int = _doc("the payment's event time, UTC epoch milliseconds", **TIMESTAMP_MS)

@@ -108,10 +108,10 @@ def test_scripted_sequence_gives_exact_decisions_alerts_and_dead_letters(job: Sc
     by_id = {p.payment_id: got[p.payment_id] for p in a}
     assert by_id[f"pay-{s}-a1"].reasons == ("FIRST_PAYMENT: no earlier successful payment",)
     assert "UNUSUAL_AMOUNT: 200.00 EUR = 4.0x the average 50.00" in by_id[f"pay-{s}-a3"].reasons
-    assert "VELOCITY: 3 payments in 10 min" in by_id[f"pay-{s}-a5"].reasons
+    assert "VELOCITY: 3 payments in 9m 0s" in by_id[f"pay-{s}-a5"].reasons
     assert by_id[f"pay-{s}-a6"].reasons == (
         "MOBILE_DEVICE: ios",
-        "VELOCITY: 4 payments in 10 min",
+        "VELOCITY: 3 payments in 5m 0s",
         "NEW_DEVICE: ios fp-new not seen in 5 earlier payments",
     )
     assert "NEW_CUSTOMER: no customer profile" in got[f"pay-{s}-u1"].reasons
@@ -173,7 +173,7 @@ def test_savepoint_restart_keeps_history_across_a_rules_change(job: ScoringJob, 
     assert len(ids) == len(set(ids)) == 3, ids
     third = next(d for d in decisions if d.payment_id == f"pay-{s}-c3")
     assert third.rules_version == "v1-restart"
-    assert third.reasons == ("VELOCITY: 3 payments in 10 min",)  # no FIRST_PAYMENT: history survived
+    assert third.reasons == ("VELOCITY: 3 payments in 3m 0s",)  # no FIRST_PAYMENT: history survived
     assert third.score == 45
     alerts = [alert.alert_id for alert in job.alerts(0, timeout=5)]
     assert len(alerts) == len(set(alerts))

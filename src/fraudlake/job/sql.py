@@ -6,7 +6,7 @@ Pipeline (docs/decisions/0003-streaming-hot-path.md says why SQL):
       -> parse_payment (Python UDF: the contract's parse)   -> rejected or late: payments-dlq
       -> lookup join on the customer profile (JDBC, cached)
       -> customer totals   (OVER customer ROWS UNBOUNDED: payments, successes, success sum before this one)
-      -> velocity          (OVER customer RANGE window: payments in the last N minutes)
+      -> velocity          (OVER customer's last N payments: time since the earliest of them)
       -> device history    (OVER customer+device ROWS UNBOUNDED: seen before?)
       -> rules (rules/sql.py) -> payment-scores; alerts -> fraud-alerts
 
@@ -24,7 +24,7 @@ from fraudlake.contract import ALERT, DEAD_LETTER, DECISION, PAYMENT, SCHEMA_VER
 from fraudlake.job.parse import PARSED_FIELDS
 from fraudlake.job.spec import JobSpec
 from fraudlake.rules import sql as rules_sql
-from fraudlake.rules.history import velocity_window_ms
+from fraudlake.rules.history import velocity_count
 from fraudlake.rules.ruleset import RuleSet
 
 PARSE_FUNCTION = "parse_payment"
@@ -191,7 +191,7 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
         "(out-of-order bound FRAUDLAKE_JOB_WATERMARK_DELAY_MS)'"
     )
     payment_fields = ", ".join(f"x.p.`{name}` AS `{name}`" for name in PAYMENT.names)
-    window = velocity_window_ms(rules) // 60_000 or 1
+    earlier = max(velocity_count(rules) - 1, 0)
     views = [
         f"""CREATE TEMPORARY VIEW parsed AS
 SELECT `kafka_key`, `source_topic`, `source_partition`, `source_offset`, `kafka_ts`, `rowtime`, `proctime`,
@@ -215,10 +215,10 @@ SELECT *,
 FROM enriched
 WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime` ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
         f"""CREATE TEMPORARY VIEW velocity AS
-SELECT *, COUNT(*) OVER w AS payments_in_window
+SELECT *, CASE WHEN COUNT(*) OVER w > {earlier} THEN event_time - MIN(event_time) OVER w END
+  AS velocity_span_ms
 FROM customer_totals
-WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime`
-  RANGE BETWEEN INTERVAL '{window}' MINUTE PRECEDING AND CURRENT ROW)""",
+WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime` ROWS BETWEEN {earlier} PRECEDING AND CURRENT ROW)""",
         f"""CREATE TEMPORARY VIEW features AS
 SELECT *, COUNT(*) OVER w > 1 AS device_seen, {rules_sql.LOCAL_HOUR} AS local_hour
 FROM velocity

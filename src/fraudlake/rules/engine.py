@@ -18,6 +18,7 @@ from fraudlake.rules.ruleset import RuleSet
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
+MINUTE_MS = 60_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,8 +29,9 @@ class Features:
     prior_payments: int
     prior_successes: int
     prior_success_sum: Decimal
-    payments_in_window: int
-    """Payments of the customer in [event_time - VELOCITY window, event_time], this one included."""
+    velocity_span_ms: int | None
+    """Time from the earliest of the customer's last VELOCITY.min_payments payments (this one
+    included) to this one; None while the customer has made fewer."""
     device_seen: bool
 
 
@@ -85,10 +87,11 @@ def _payment_failed(_: RuleSet, p: Payment, __: Features) -> str | None:
 
 
 def _velocity(rules: RuleSet, _: Payment, f: Features) -> str | None:
-    minutes = rules.param("VELOCITY", "window_minutes")
-    if f.payments_in_window >= rules.param("VELOCITY", "min_payments"):
-        return f"{f.payments_in_window} payments in {minutes} min"
-    return None
+    span = f.velocity_span_ms
+    if span is None or span > rules.param("VELOCITY", "window_minutes") * MINUTE_MS:
+        return None
+    count = rules.param("VELOCITY", "min_payments")
+    return f"{count} payments in {span // MINUTE_MS}m {span % MINUTE_MS // 1000}s"
 
 
 def _geo_mismatch(_: RuleSet, p: Payment, f: Features) -> str | None:

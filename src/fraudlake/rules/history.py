@@ -1,14 +1,14 @@
 """Per-customer history, as the streaming job keeps it in keyed state and the batch scorer replays it.
 
 Semantics both engines follow: payments are taken in event-time order (ties by payment_id); a
-payment's features count only earlier payments, except the velocity window, which counts the
-payments in [event_time - window, event_time] including this one. The velocity window keeps only
-times still inside it; counts, sums and seen devices last as long as the history (the streaming
-job expires a customer's state after its TTL, FRAUDLAKE_JOB_STATE_TTL_DAYS).
+payment's features count only earlier payments, except velocity, which measures the time from the
+earliest of the customer's last VELOCITY.min_payments payments (this one included) to this one.
+Velocity keeps only those few times, so its state is bounded per customer whatever the payment
+rate; counts, sums and seen devices last as long as the history (the streaming job expires a
+customer's state after its TTL, FRAUDLAKE_JOB_STATE_TTL_DAYS).
 
 Ties: payments of one customer at the same millisecond are ordered by payment_id here and by
-arrival in the stream, whose velocity window counts all of them (a RANGE window counts its peers).
-The simulator never emits such ties, so parity is exact on its traffic.
+arrival in the stream. The simulator never emits such ties, so parity is exact on its traffic.
 """
 
 from __future__ import annotations
@@ -31,15 +31,19 @@ class CustomerHistory:
     recent: deque[int] = field(default_factory=deque)
     devices: set[str] = field(default_factory=set)
 
-    def features(self, payment: Payment, profile: CustomerProfile | None, window_ms: int) -> Features:
-        while self.recent and self.recent[0] < payment.event_time - window_ms:
+    def features(self, payment: Payment, profile: CustomerProfile | None, velocity_count: int) -> Features:
+        earlier = max(velocity_count - 1, 0)
+        while len(self.recent) > earlier:
             self.recent.popleft()
+        span = None
+        if len(self.recent) == earlier:
+            span = payment.event_time - (self.recent[0] if earlier else payment.event_time)
         return Features(
             profile=profile,
             prior_payments=self.payments,
             prior_successes=self.successes,
             prior_success_sum=self.success_sum,
-            payments_in_window=len(self.recent) + 1,
+            velocity_span_ms=span,
             device_seen=payment.device_fingerprint in self.devices,
         )
 
@@ -52,8 +56,9 @@ class CustomerHistory:
         self.devices.add(payment.device_fingerprint)
 
 
-def velocity_window_ms(rules: RuleSet) -> int:
-    return rules.param("VELOCITY", "window_minutes") * 60_000 if "VELOCITY" in rules.rules else 0
+def velocity_count(rules: RuleSet) -> int:
+    """How many of a customer's latest payments velocity looks at (1 when the rule is off)."""
+    return int(rules.param("VELOCITY", "min_payments")) if "VELOCITY" in rules.rules else 1
 
 
 def score_stream(
@@ -64,9 +69,9 @@ def score_stream(
 ) -> Iterator[Decision]:
     """Decisions for payments already in event-time order, keeping each customer's history."""
     histories: dict[str, CustomerHistory] = {}
-    window = velocity_window_ms(rules)
+    count = velocity_count(rules)
     for payment in payments:
         history = histories.setdefault(payment.customer_id, CustomerHistory())
-        features = history.features(payment, profiles.get(payment.customer_id), window)
+        features = history.features(payment, profiles.get(payment.customer_id), count)
         yield evaluate(rules, payment, features, scored_at)
         history.add(payment)

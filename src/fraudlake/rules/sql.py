@@ -2,7 +2,7 @@
 
 Both renderings read their parameters from the same RuleSet, and the parity test runs both on the
 same payments. The SQL reads a row with the payment's fields, its features under the names of
-`engine.Features` (`prior_payments`, `prior_successes`, `prior_success_sum`, `payments_in_window`,
+`engine.Features` (`prior_payments`, `prior_successes`, `prior_success_sum`, `velocity_span_ms`,
 `device_seen`) and the customer's profile as `profile_customer_id`, `profile_country`,
 `profile_timezone`, `profile_registered_ms` (all NULL when the customer is unknown).
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from fraudlake.rules.engine import DAY_MS, HOUR_MS
+from fraudlake.rules.engine import DAY_MS, HOUR_MS, MINUTE_MS
 from fraudlake.rules.ruleset import RuleSet
 
 
@@ -86,10 +86,12 @@ def _payment_failed(_: RuleSet) -> SqlRule:
 
 
 def _velocity(rules: RuleSet) -> SqlRule:
-    minutes = rules.param("VELOCITY", "window_minutes")
+    limit_ms = rules.param("VELOCITY", "window_minutes") * MINUTE_MS
+    count = rules.param("VELOCITY", "min_payments")
     return SqlRule(
-        f"payments_in_window >= {rules.param('VELOCITY', 'min_payments')}",
-        f"CONCAT({_text('payments_in_window')}, ' payments in {minutes} min')",
+        f"velocity_span_ms <= {limit_ms}",
+        f"CONCAT('{count} payments in ', {_text(f'velocity_span_ms / {MINUTE_MS}')}, 'm ', "
+        f"{_text(f'MOD(velocity_span_ms, {MINUTE_MS}) / 1000')}, 's')",
     )
 
 
