@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable, with connections")
     status.add_argument("--show-secrets", action="store_true", help="include passwords")
     logs = sub.add_parser("logs", help="print a service's log")
-    logs.add_argument("service", choices=["postgres", "kafka", "minio", "flink", "sink", "demo"])
+    logs.add_argument("service", choices=["postgres", "kafka", "minio", "flink", "airflow", "sink", "demo"])
     logs.add_argument("-n", "--lines", type=int, default=50)
     logs.add_argument("-f", "--follow", action="store_true")
     sim = sub.add_parser("simulate", help="produce labelled payments, chargebacks and customers")
@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     lakehouse = sub.add_parser("lakehouse", help="Bronze -> Silver/Gold in PostgreSQL")
     lakehouse_sub = lakehouse.add_subparsers(dest="action", required=True)
     lakehouse_sub.add_parser("build", help="load new Bronze objects, then `dbt build` (models and tests)")
+    refresh = lakehouse_sub.add_parser("refresh", help="trigger Airflow's lakehouse_refresh DAG")
+    refresh.add_argument("--wait", action="store_true", help="wait for its end; exit 1 unless it succeeded")
     reset = sub.add_parser("reset", help="stop everything and wipe local data, logs and secrets")
     reset.add_argument("--yes", action="store_true", help="do not ask")
     return parser
@@ -114,6 +116,8 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
         from fraudlake.lake.sink import run_forever
 
         return run_forever(ctx)
+    if args.command == "lakehouse" and args.action == "refresh":
+        return _lakehouse_refresh(ctx, args.wait)
     if args.command == "lakehouse":
         return _lakehouse_build(ctx)
     if args.command == "lake" and args.action == "load":
@@ -197,25 +201,43 @@ def _up(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _lake_load(ctx: Context) -> int:
-    from fraudlake.lake import loader
+    from fraudlake.lake import refresh
     from fraudlake.platform.minio import Minio
     from fraudlake.platform.postgres import APP_ROLE, Postgres
 
-    with Postgres(ctx).connect(APP_ROLE) as conn:
-        conn.autocommit = True
-        loaded = loader.load_new(conn, Minio(ctx).client())
+    loaded = refresh.load(Postgres(ctx).endpoint(APP_ROLE), Minio(ctx).client(), refresh.Scope())
     print(f"  loaded {loaded.objects:,} objects ({loaded.rows:,} rows); {loaded.skipped:,} already loaded")
     return 0
 
 
 def _lakehouse_build(ctx: Context) -> int:
-    from fraudlake.lake import dbt
+    from fraudlake.lake import refresh
+    from fraudlake.platform.postgres import APP_ROLE, Postgres
 
     _lake_load(ctx)
-    done = dbt.run(ctx, "build")
-    print(done.stdout, end="")
-    print(done.stderr, end="", file=sys.stderr)
-    return done.returncode
+    try:
+        print(
+            refresh.build(ctx, Postgres(ctx).endpoint(APP_ROLE), refresh.Scope(), ctx.settings.home / "dbt")
+        )
+    except refresh.RefreshError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _lakehouse_refresh(ctx: Context, wait: bool) -> int:
+    from fraudlake.platform.airflow import Airflow
+
+    airflow = Airflow(ctx)
+    run_id = airflow.trigger("lakehouse_refresh")
+    print(f"  triggered lakehouse_refresh run {run_id}: {airflow.url}/dags/lakehouse_refresh")
+    if not wait:
+        return 0
+    run = airflow.wait_for_run("lakehouse_refresh", run_id)
+    print(f"  {run.state} in {run.seconds:.0f}s")
+    for task, excerpt in run.failures.items():
+        print(f"  task {task} failed:\n    " + "\n    ".join(excerpt), file=sys.stderr)
+    return 0 if run.state == "success" else 1
 
 
 def _start_sink(ctx: Context) -> list[str]:
@@ -276,6 +298,8 @@ def _endpoint(name: str, connection: dict[str, Any]) -> tuple[str, str]:
         return f"{connection['endpoint']}  console {connection['console']}", (
             f"{connection['access_key']}/{secret}"
         )
+    if name == "airflow":
+        return connection["url"], f"{connection['user']}/{connection.get('password', '***')}"
     return f"{connection['web_ui']}  ({connection['task_slots']} slots)", "none"
 
 

@@ -25,6 +25,8 @@ from fraudlake.contract import (
     Payment,
     alert_id_of,
 )
+from fraudlake.job.control import JobError, JobState
+from fraudlake.job.sql import PLAN_VERSION
 from fraudlake.parquet import ParquetSink
 from fraudlake.platform.context import Context
 from fraudlake.rules import ruleset
@@ -173,6 +175,7 @@ def test_savepoint_restart_keeps_history_across_a_rules_change(job: ScoringJob, 
     assert len(ids) == len(set(ids)) == 3, ids
     third = next(d for d in decisions if d.payment_id == f"pay-{s}-c3")
     assert third.rules_version == "v1-restart"
+    assert job.jobs.state(job.spec.name).savepoint_plan == PLAN_VERSION
     assert third.reasons == ("VELOCITY: 3 payments in 3m 0s",)  # no FIRST_PAYMENT: history survived
     assert third.score == 45
     alerts = [alert.alert_id for alert in job.alerts(0, timeout=5)]
@@ -209,3 +212,13 @@ def test_parity_with_batch_scorer_on_10k_simulated_payments(
     assert not differing, [(stream.get(pid), batch[pid]) for pid in differing[:3]]
     assert sum(d.is_alert for d in batch.values()) > 100
     assert len(job.dead_letters(stats.malformed)) == stats.malformed
+
+
+def test_a_savepoint_of_an_older_plan_is_refused_with_the_way_out(job: ScoringJob) -> None:
+    name = job.spec.name
+    job.jobs.remember(name, JobState(last_savepoint="file:///savepoints/savepoint-1", savepoint_plan=1))
+    with pytest.raises(JobError) as refused:
+        job.start()
+    assert f"written by job plan 1; this version runs plan {PLAN_VERSION}" in refused.value.cause
+    assert "fraudlake job start --fresh" in refused.value.fix
+    assert job.jobs.find(name) is None

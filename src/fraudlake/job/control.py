@@ -3,6 +3,11 @@
 A job is known by its name (pipeline.name). `stop --savepoint` records where the savepoint went
 in the checkout's state folder, and `start` resumes from the last recorded one unless told
 otherwise: the customers' history (velocity, averages, devices) survives restarts and rule changes.
+
+A savepoint only restores into the plan version (job/sql.py PLAN_VERSION) that wrote it, so the
+state file records the plan of the submitted job and of its last savepoint. After an upgrade that
+changes the plan, `start` refuses the old savepoint with the way out (`--fresh`) rather than letting
+the job restart forever on state it cannot read.
 """
 
 from __future__ import annotations
@@ -10,12 +15,13 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from fraudlake.config import PROJECT_ROOT
 from fraudlake.job.spec import PASSWORD_ENV, JobSpec
+from fraudlake.job.sql import PLAN_VERSION
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.flink import Flink
@@ -47,6 +53,10 @@ class JobState:
     """What the checkout remembers about a job between runs."""
 
     last_savepoint: str | None
+    savepoint_plan: int = 1
+    """The plan version that wrote last_savepoint (1: recorded before plans were versioned)."""
+    job_plan: int = 1
+    """The plan version of the job last submitted."""
 
 
 class Jobs:
@@ -63,7 +73,7 @@ class Jobs:
             return JobState(last_savepoint=None)
         return JobState(**json.loads(path.read_text()))
 
-    def _remember(self, name: str, state: JobState) -> None:
+    def remember(self, name: str, state: JobState) -> None:
         path = self._state_file(name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(state.__dict__, indent=2) + "\n")
@@ -83,7 +93,14 @@ class Jobs:
                 f"job {spec.name} is already {running['state']} (id {running['jid']})",
                 fix=f"stop it first: fraudlake job stop --savepoint (or --name {spec.name})",
             )
-        resume = savepoint or (None if fresh else self.state(spec.name).last_savepoint)
+        known = self.state(spec.name)
+        resume = savepoint or (None if fresh else known.last_savepoint)
+        if resume and not savepoint and known.savepoint_plan != PLAN_VERSION:
+            raise JobError(
+                f"the last savepoint of {spec.name} ({resume}) was written by job plan "
+                f"{known.savepoint_plan}; this version runs plan {PLAN_VERSION}, which cannot restore it",
+                fix="start without it: `fraudlake job start --fresh` (customer history starts empty again)",
+            )
         spec_file = self.ctx.data("jobs") / f"{spec.name}.spec.json"
         spec_file.parent.mkdir(parents=True, exist_ok=True)
         spec_file.write_text(spec.to_json())
@@ -107,17 +124,20 @@ class Jobs:
                 ][-25:],
             )
         job_id = done.stdout.split("JobID")[-1].split()[0]
-        self.wait(job_id, {"RUNNING"})
+        self.remember(spec.name, replace(known, job_plan=PLAN_VERSION))
+        self.wait(job_id, {"RUNNING"}, tasks=True)
         return job_id
 
-    def wait(self, job_id: str, wanted: set[str], timeout: float = 120) -> str:
+    def wait(self, job_id: str, wanted: set[str], timeout: float = 120, tasks: bool = False) -> str:
+        """Until the job is in a `wanted` state (with `tasks`, every task too: state restored)."""
         deadline = time.monotonic() + timeout
         state = "UNKNOWN"
         while time.monotonic() < deadline:
-            state = self.flink.rest(f"/jobs/{job_id}")["state"]
-            if state in wanted:
+            job = self.flink.rest(f"/jobs/{job_id}")
+            state = job["state"]
+            if state in wanted and (not tasks or all(v["status"] in wanted for v in job["vertices"])):
                 return str(state)
-            if state in {"FAILED", "CANCELED", "FINISHED"}:
+            if state in {"FAILED", "CANCELED", "FINISHED", "RESTARTING"}:
                 break
             time.sleep(0.5)
         root = self.flink.rest(f"/jobs/{job_id}/exceptions").get("root-exception") or ""
@@ -147,7 +167,8 @@ class Jobs:
                     cause = operation.get("failure-cause", {}).get("stack-trace", "")
                     raise JobError(f"stop-with-savepoint of {name} failed", details=cause.splitlines()[:25])
                 self.wait(job_id, {"FINISHED"})
-                self._remember(name, JobState(last_savepoint=location))
+                plan = self.state(name).job_plan
+                self.remember(name, JobState(last_savepoint=location, savepoint_plan=plan, job_plan=plan))
                 return str(location)
             time.sleep(0.5)
         raise JobError(f"stop-with-savepoint of {name} did not complete within 300 s")

@@ -7,14 +7,16 @@ pins under the shared cache; the CLI and the lakehouse refresh call it as a subp
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from fraudlake.config import PROJECT_ROOT
 from fraudlake.platform import artifacts
 from fraudlake.platform.context import Context
-from fraudlake.platform.postgres import APP_ROLE, Postgres
+from fraudlake.platform.postgres import APP_ROLE, Endpoint, Postgres
 
 PROJECT = PROJECT_ROOT / "dbt"
 REQUIREMENTS = ("dbt-postgres==1.11.0", "dbt-core==1.11.16")
@@ -34,19 +36,27 @@ def install(ctx: Context) -> bool:
 
 
 def run(
-    ctx: Context, *args: str, variables: dict[str, str] | None = None
+    ctx: Context,
+    *args: str,
+    variables: Mapping[str, str] | None = None,
+    endpoint: Endpoint | None = None,
+    state: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """`dbt ARGS` on the project, as the platform's owning role; output captured."""
+    """`dbt ARGS` on the project, output captured. It connects to `endpoint` (default: the
+    platform's owning role) and keeps target and logs in `state` (default: <home>/dbt), so that
+    callers running side by side (the CLI, Airflow's tasks) do not share a target folder."""
     install(ctx)
-    state = ctx.settings.home / "dbt"
+    db = endpoint or Postgres(ctx).endpoint(APP_ROLE)
+    state = state or ctx.settings.home / "dbt"
     env = {
         **os.environ,
-        "FRAUDLAKE_DBT_HOST": ctx.settings.bind_host,
-        "FRAUDLAKE_DBT_PORT": str(ctx.settings.pg_port),
-        "FRAUDLAKE_DBT_USER": APP_ROLE,
-        "FRAUDLAKE_DBT_PASSWORD": Postgres(ctx).password(APP_ROLE),
-        "FRAUDLAKE_DBT_DATABASE": ctx.settings.pg_database,
+        "FRAUDLAKE_DBT_HOST": db.host,
+        "FRAUDLAKE_DBT_PORT": str(db.port),
+        "FRAUDLAKE_DBT_USER": db.user,
+        "FRAUDLAKE_DBT_PASSWORD": db.password,
+        "FRAUDLAKE_DBT_DATABASE": db.database,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_USE_COLORS": "false",
         "DBT_TARGET_PATH": str(state / "target"),
         "DBT_LOG_PATH": str(state / "logs"),
         "DBT_PACKAGES_INSTALL_PATH": str(state / "packages"),
@@ -62,3 +72,16 @@ def run(
     if variables:
         argv += ["--vars", "{" + ", ".join(f"{k}: '{v}'" for k, v in variables.items()) + "}"]
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800, check=False)
+
+
+def failures(state: Path) -> list[str]:
+    """Nodes that failed or errored in the last invocation, e.g. `test severity_agrees_with_score`."""
+    path = state / "target" / "run_results.json"
+    if not path.exists():
+        return []
+    results = json.loads(path.read_text())["results"]
+    return [
+        f"{r['unique_id'].split('.')[0]} {r['unique_id'].split('.')[2]}"
+        for r in results
+        if r["status"] in {"fail", "error", "runtime error"}
+    ]

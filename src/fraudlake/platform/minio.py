@@ -90,11 +90,8 @@ class Minio(Service):
             return f"{url}: {exc}"
 
     def client(self) -> MinioClient:
-        return MinioClient(
-            f"{self.settings.bind_host}:{self.settings.minio_port}",
-            access_key=self.ctx.secrets["minio_root_user"],
-            secret_key=self.ctx.secrets["minio_root_password"],
-            secure=False,
+        return client_for(
+            self.endpoint, self.ctx.secrets["minio_root_user"], self.ctx.secrets["minio_root_password"]
         )
 
     def provision(self) -> None:
@@ -113,6 +110,12 @@ class Minio(Service):
         if show_secrets:
             details["secret_key"] = self.ctx.secrets["minio_root_password"]
         return details
+
+
+def client_for(endpoint: str, access_key: str, secret_key: str) -> MinioClient:
+    """A client of the MinIO at `endpoint` (http://host:port, as an Airflow connection holds it too)."""
+    address = endpoint.removeprefix("http://")
+    return MinioClient(address, access_key=access_key, secret_key=secret_key, secure=False)
 
 
 def read_object(client: MinioClient, bucket: str, name: str) -> bytes:

@@ -10,6 +10,7 @@ import os
 import pwd
 import signal
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,30 @@ from fraudlake.platform.versions import POSTGRES_MAJOR
 SUPERUSER = "postgres"
 APP_ROLE = "fraudlake_app"
 STREAM_ROLE = "fraudlake_stream"
+AIRFLOW_ROLE = "fraudlake_airflow"
+"""Owns the `airflow` database (Airflow's metadata); no access to the platform database."""
 OPS_SCHEMA = "ops"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and as whom to connect: from the platform's secrets, or from an Airflow connection."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    def connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=self.database,
+            connect_timeout=3,
+        )
 
 
 class Postgres(Service):
@@ -93,20 +117,18 @@ class Postgres(Service):
             return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
     def connect(self, role: str, dbname: str | None = None) -> psycopg.Connection[Any]:
-        return psycopg.connect(
-            host=self.settings.bind_host,
-            port=self.settings.pg_port,
-            user=role,
-            password=self.password(role),
-            dbname=dbname or self.settings.pg_database,
-            connect_timeout=3,
-        )
+        return self.endpoint(role, dbname).connect()
+
+    def endpoint(self, role: str, dbname: str | None = None) -> Endpoint:
+        host, port = self.settings.bind_host, self.settings.pg_port
+        return Endpoint(host, port, role, self.password(role), dbname or self.settings.pg_database)
 
     def password(self, role: str) -> str:
         key = {
             SUPERUSER: "pg_superuser_password",
             APP_ROLE: "pg_app_password",
             STREAM_ROLE: "pg_stream_password",
+            AIRFLOW_ROLE: "pg_airflow_password",
         }[role]
         return self.ctx.secrets[key]
 

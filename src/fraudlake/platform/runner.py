@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from fraudlake.platform.airflow import Airflow
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.flink import Flink
@@ -23,7 +24,7 @@ from fraudlake.platform.service import Service
 
 
 def services(ctx: Context) -> list[Service]:
-    return [Postgres(ctx), Kafka(ctx), Minio(ctx), Flink(ctx)]
+    return [Postgres(ctx), Kafka(ctx), Minio(ctx), Flink(ctx), Airflow(ctx)]
 
 
 def service_by_name(ctx: Context, name: str) -> Service:

@@ -11,6 +11,8 @@ _NAMES = (
     "pg_superuser_password",
     "pg_app_password",
     "pg_stream_password",
+    "pg_airflow_password",
+    "airflow_admin_password",
     "minio_root_user",
     "minio_root_password",
 )

@@ -1,0 +1,83 @@
+"""The lakehouse refresh: Bronze objects into PostgreSQL, then `dbt build` to Silver and Gold.
+
+These are the steps of Airflow's `lakehouse_refresh` DAG (dags/lakehouse_refresh.py only wires
+them to Airflow's connections) and of `fraudlake lakehouse build`. A Scope says which Bronze and
+which schemas a run covers: the platform's by default, private ones in tests (as DAG run conf).
+
+Gold is published by dbt's own build-then-swap: a table model is built beside the old one and
+renamed over it in one transaction, and `dbt build` skips every model downstream of a failing
+test. The quality gates sit on staging and silver, so a bad batch stops before Gold, which keeps
+its last good state (docs/decisions/0006-publishing-gold.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fraudlake.lake import bronze, dbt, loader
+from fraudlake.platform.context import Context
+from fraudlake.platform.postgres import Endpoint
+
+
+class RefreshError(RuntimeError):
+    """A step failed; the message names what (the failing dbt tests, the bad conf field)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    topics: dict[str, str] = field(default_factory=lambda: {t: t for t in bronze.RECORDS})
+    """Topic read from Bronze -> the platform topic whose table its rows go to."""
+    bucket: str = bronze.BUCKET
+    bronze_schema: str = loader.SCHEMA
+    schema_prefix: str = ""
+    """Prefix of the staging/silver/gold schemas."""
+
+    @classmethod
+    def from_conf(cls, conf: Mapping[str, Any] | None) -> Scope:
+        """From a DAG run's conf; unknown or mistyped fields stop with the field named."""
+        conf = dict(conf or {})
+        default = cls()
+        known = asdict(default)
+        for name, value in conf.items():
+            if name not in known:
+                raise RefreshError(f"conf field {name!r}: unknown (known: {', '.join(known)})")
+            if not isinstance(value, type(known[name])):
+                raise RefreshError(f"conf field {name!r}: expected {type(known[name]).__name__}")
+        unknown_kinds = set(conf.get("topics", {}).values()) - set(bronze.RECORDS)
+        if unknown_kinds:
+            raise RefreshError(f"conf field 'topics': not platform topics: {sorted(unknown_kinds)}")
+        return cls(**{**known, **conf})
+
+    def dbt_vars(self) -> dict[str, str]:
+        return {"bronze_schema": self.bronze_schema, "schema_prefix": self.schema_prefix}
+
+
+def load(db: Endpoint, client: Any, scope: Scope) -> loader.Loaded:
+    """Step 1: every complete Bronze batch not yet in the load manifest, idempotently."""
+    with db.connect() as conn:
+        conn.autocommit = True
+        return loader.load_new(conn, client, scope.topics, bucket=scope.bucket, schema=scope.bronze_schema)
+
+
+def build(ctx: Context, db: Endpoint, scope: Scope, state: Path) -> str:
+    """Step 2: `dbt build` (models and their tests in order); its log, or RefreshError naming the
+    failing tests."""
+    done = dbt.run(ctx, "build", variables=scope.dbt_vars(), endpoint=db, state=state)
+    if done.returncode != 0:
+        failed = dbt.failures(state) or ["(no node failed: see the log above)"]
+        raise RefreshError(
+            f"dbt build failed; Gold keeps its last good state. Failing: {', '.join(failed)}\n"
+            + done.stdout[-4000:]
+        )
+    return done.stdout
+
+
+def freshness(ctx: Context, db: Endpoint, scope: Scope, state: Path) -> str:
+    """Step 3: `dbt source freshness`: stale sources warn in the log, past error_after they fail."""
+    done = dbt.run(ctx, "source", "freshness", variables=scope.dbt_vars(), endpoint=db, state=state)
+    if done.returncode != 0:
+        raise RefreshError("Bronze is stale past its error_after\n" + done.stdout[-4000:])
+    return done.stdout

@@ -1,0 +1,53 @@
+"""The lakehouse refresh's pure parts: the run conf it accepts (mistakes named) and dbt's verdicts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fraudlake.lake import bronze, dbt, loader
+from fraudlake.lake.refresh import RefreshError, Scope
+
+
+def test_no_conf_means_the_platform_topics_bucket_and_schemas() -> None:
+    scope = Scope.from_conf(None)
+    assert scope.topics == {topic: topic for topic in bronze.RECORDS}
+    assert (scope.bucket, scope.bronze_schema, scope.schema_prefix) == (bronze.BUCKET, loader.SCHEMA, "")
+    assert scope.dbt_vars() == {"bronze_schema": "bronze", "schema_prefix": ""}
+
+
+def test_conf_narrows_the_scope() -> None:
+    scope = Scope.from_conf(
+        {"topics": {"t-1": "payments"}, "bucket": "b", "bronze_schema": "s", "schema_prefix": "p_"}
+    )
+    assert (scope.topics, scope.bucket) == ({"t-1": "payments"}, "b")
+    assert scope.dbt_vars() == {"bronze_schema": "s", "schema_prefix": "p_"}
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        ({"bukcet": "b"}, "conf field 'bukcet': unknown"),
+        ({"bucket": 3}, "conf field 'bucket': expected str"),
+        ({"topics": ["payments"]}, "conf field 'topics': expected dict"),
+        ({"topics": {"t-1": "payment"}}, "conf field 'topics': not platform topics: ['payment']"),
+    ],
+)
+def test_a_bad_conf_stops_with_the_field_named(conf: dict[str, object], message: str) -> None:
+    with pytest.raises(RefreshError, match="^" + message.replace("[", r"\[").replace("]", r"\]")):
+        Scope.from_conf(conf)
+
+
+def test_dbt_failures_names_the_failing_and_erroring_nodes(tmp_path: Path) -> None:
+    (tmp_path / "target").mkdir()
+    results = [
+        {"unique_id": "test.fraudlake.severity_agrees_with_score", "status": "fail"},
+        {"unique_id": "model.fraudlake.payment_facts", "status": "error"},
+        {"unique_id": "test.fraudlake.unique_stg_payments_payment_id.3f2a", "status": "pass"},
+        {"unique_id": "model.fraudlake.fraud_kpis_hourly", "status": "skipped"},
+    ]
+    (tmp_path / "target" / "run_results.json").write_text(json.dumps({"results": results}))
+    assert dbt.failures(tmp_path) == ["test severity_agrees_with_score", "model payment_facts"]
+    assert dbt.failures(tmp_path / "never-ran") == []
