@@ -6,15 +6,16 @@ Every 10 minutes, one run at a time, no catch-up:
 1. **load_bronze**: the Parquet objects of every complete Bronze batch not yet in the load
    manifest (`bronze.load_manifest`, keyed by object and etag) are copied into PostgreSQL, one
    transaction per batch: a rerun loads nothing, a half-loaded batch is rolled back.
-2. **build_silver_gold**: `dbt build`, models and tests in order. A failing test fails the task,
+2. **build_silver_gold**: `dbt build`, models and tests in order (Silver `payment_facts` is
+   incremental: only payments with a part loaded since the last run). A failing test fails the task,
    names the test, and skips everything downstream: Gold keeps its last good state. Success
    updates the Asset `fraudlake://gold`.
 3. **check_freshness**: `dbt source freshness` on Bronze (warns after 30 min, fails after 24 h).
 
 Connections come from the environment (`AIRFLOW_CONN_FRAUDLAKE_POSTGRES`, `..._MINIO`, set by
 `fraudlake up`). Run conf may narrow the scope (`topics`, `bucket`, `bronze_schema`,
-`schema_prefix`); the tests use it to refresh private schemas. The logic lives in
-`fraudlake.lake.refresh`.
+`schema_prefix`, `reload_lookback_minutes`); the tests use it to refresh private schemas. The logic
+lives in `fraudlake.lake.refresh`.
 """
 
 from __future__ import annotations

@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     lakehouse = sub.add_parser("lakehouse", help="Bronze -> Silver/Gold in PostgreSQL")
     lakehouse_sub = lakehouse.add_subparsers(dest="action", required=True)
     lakehouse_sub.add_parser("build", help="load new Bronze objects, then `dbt build` (models and tests)")
+    lakehouse_sub.add_parser("docs", help="generate the dbt docs as one HTML page and print its path")
     refresh = lakehouse_sub.add_parser("refresh", help="trigger Airflow's lakehouse_refresh DAG")
     refresh.add_argument("--wait", action="store_true", help="wait for its end; exit 1 unless it succeeded")
     reset = sub.add_parser("reset", help="stop everything and wipe local data, logs and secrets")
@@ -118,6 +119,8 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
         return run_forever(ctx)
     if args.command == "lakehouse" and args.action == "refresh":
         return _lakehouse_refresh(ctx, args.wait)
+    if args.command == "lakehouse" and args.action == "docs":
+        return _lakehouse_docs(ctx)
     if args.command == "lakehouse":
         return _lakehouse_build(ctx)
     if args.command == "lake" and args.action == "load":
@@ -222,6 +225,19 @@ def _lakehouse_build(ctx: Context) -> int:
     except refresh.RefreshError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _lakehouse_docs(ctx: Context) -> int:
+    from fraudlake.lake import refresh
+    from fraudlake.platform.postgres import APP_ROLE, Postgres
+
+    try:
+        page = refresh.docs(ctx, Postgres(ctx).endpoint(APP_ROLE), refresh.Scope(), ctx.settings.home / "dbt")
+    except refresh.RefreshError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"  dbt docs: file://{page}")
     return 0
 
 

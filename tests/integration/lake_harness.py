@@ -27,11 +27,19 @@ class Landed:
         self.client.make_bucket(self.bucket)
 
     def batch(
-        self, kind: str, partition: int, first: int, values: list[bytes], at: int, state: str = "complete"
+        self,
+        kind: str,
+        partition: int,
+        first: int,
+        values: list[bytes],
+        at: int,
+        state: str = "complete",
+        ingested_at: int | None = None,
     ) -> Batch:
+        """Records with Kafka timestamp `at`, landed at `ingested_at` (default: `at` too)."""
         topic = self.topics[kind]
         messages = [Message(partition, first + n, b"k", at, value) for n, value in enumerate(values)]
-        tables = bronze.tables_by_hour(kind, topic, messages, at)
+        tables = bronze.tables_by_hour(kind, topic, messages, at if ingested_at is None else ingested_at)
         last = messages[-1].offset
         names = {bronze.object_key(topic, partition, first, last, h): t for h, t in tables.items()}
         batch = Batch(topic, partition, first, last, len(messages), tuple(names), at, state)

@@ -8,7 +8,7 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,17 @@ from typing import Any
 import pytest
 from psycopg import sql
 
-from fraudlake.contract import ALERT, CHARGEBACK, DECISION, PAYMENT, Alert, Chargeback, Decision, alert_id_of
+from fraudlake.contract import (
+    ALERT,
+    CHARGEBACK,
+    DECISION,
+    PAYMENT,
+    Alert,
+    Chargeback,
+    Decision,
+    Payment,
+    alert_id_of,
+)
 from fraudlake.lake import bronze
 from fraudlake.platform.airflow import DAGS, Airflow, Run
 from fraudlake.platform.context import Context
@@ -40,7 +50,7 @@ def _severity(score: int) -> str:
     return "HIGH" if score >= 80 else "MEDIUM" if score >= 60 else "LOW"
 
 
-def _refresh(ctx: Context, landed: Landed) -> tuple[Run, str]:
+def _refresh(ctx: Context, landed: Landed, **conf: Any) -> tuple[Run, str]:
     """One lakehouse_refresh run through Airflow's REST API, scoped to the private Bronze."""
     prefix = f"t{landed.schema.rsplit('_', 1)[1]}_"
     conf = {
@@ -48,6 +58,7 @@ def _refresh(ctx: Context, landed: Landed) -> tuple[Run, str]:
         "bucket": landed.bucket,
         "bronze_schema": landed.schema,
         "schema_prefix": prefix,
+        **conf,
     }
     airflow = Airflow(ctx)
     run = airflow.wait_for_run("lakehouse_refresh", airflow.trigger("lakehouse_refresh", conf), timeout=900)
@@ -57,12 +68,6 @@ def _refresh(ctx: Context, landed: Landed) -> tuple[Run, str]:
 def _manifest_rows(landed: Landed) -> int:
     table = sql.Identifier(landed.schema, "load_manifest")
     return int(landed.query(sql.SQL("select count(*) from {}").format(table))[0][0])
-
-
-def _gold(landed: Landed, schema: str) -> list[tuple[Any, ...]]:
-    return landed.query(
-        sql.SQL("select * from {} order by event_hour").format(sql.Identifier(schema, "fraud_kpis_hourly"))
-    )
 
 
 def test_gold_kpis_equal_an_independent_computation_and_a_bad_batch_never_reaches_gold(
@@ -138,10 +143,12 @@ def test_gold_kpis_equal_an_independent_computation_and_a_bad_batch_never_reache
                 sum((p.amount for p in alerted), Decimal("0.00")),
             )
         )
-    assert _gold(landed, gold) == expected
+    assert _rows(landed, gold, "fraud_kpis_hourly", "event_hour") == expected
 
     again, _ = _refresh(ctx, landed)
-    assert again.state == "success" and _gold(landed, gold) == expected, "a second run changes nothing"
+    assert again.state == "success" and _rows(landed, gold, "fraud_kpis_hourly", "event_hour") == expected, (
+        "a second run changes nothing"
+    )
     assert _manifest_rows(landed) == objects, "nothing loaded twice"
 
     # the contract accepts it (known severity, score in range), the rules' bands do not
@@ -153,7 +160,9 @@ def test_gold_kpis_equal_an_independent_computation_and_a_bad_batch_never_reache
     assert failed.state == "failed"
     assert set(failed.failures) == {"build_silver_gold"}
     assert any("test severity_agrees_with_score" in line for line in failed.failures["build_silver_gold"])
-    assert _gold(landed, gold) == expected, "Gold keeps its last good state"
+    assert _rows(landed, gold, "fraud_kpis_hourly", "event_hour") == expected, (
+        "Gold keeps its last good state"
+    )
 
 
 def test_dagbag_reads_the_dags_without_errors_or_heavy_imports(ctx: Context) -> None:
@@ -189,3 +198,96 @@ def test_cli_refresh_waits_and_reports_the_run(ctx: Context) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "triggered lakehouse_refresh run manual__" in done.stdout
     assert "success in" in done.stdout
+
+
+def _decision(p: Payment, score: int, reasons: tuple[str, ...]) -> Decision:
+    return Decision(
+        p.payment_id, p.customer_id, score, _severity(score), score >= 60, reasons, "v1",
+        p.event_time, p.event_time + 100, 1,
+    )  # fmt: skip
+
+
+def _rows(landed: Landed, schema: str, table: str, order: str) -> list[tuple[Any, ...]]:
+    statement = sql.SQL("select * from {} order by {}").format(
+        sql.Identifier(schema, table), sql.Identifier(order)
+    )
+    return landed.query(statement)
+
+
+def test_quality_rules_latency_and_risk_in_gold_and_silver_refreshes_only_what_changed(
+    ctx: Context, landed: Landed
+) -> None:
+    day = (int(time.time() * 1000) - 100 * 24 * HOUR) // (24 * HOUR) * (24 * HOUR)  # window closed
+    customers = ["c-a", "c-a", "c-b", "c-b", "c-c", "c-c", "c-c", "c-d"]
+    payments = [
+        payment(payment_id=f"q-{n}", customer_id=c, amount=Decimal(10 + n), event_time=day + n * HOUR)
+        for n, c in enumerate(customers)
+    ]
+    decisions = [
+        _decision(payments[0], 85, ("VELOCITY: 3 payments in 2m 0s", "NEW_DEVICE: web fp-x")),  # fraud
+        _decision(payments[1], 20, ("NEW_DEVICE: web fp-y",)),  # fraud, missed
+        _decision(payments[2], 65, ("GEO_MISMATCH: IP in NG, customer in DE",)),  # legit, alerted
+        *(_decision(p, 0, ()) for p in payments[3:]),
+    ]
+    latency = {"q-0": 1500, "q-2": 4000}
+    now = int(time.time() * 1000)
+    landed.batch(PAYMENTS.name, 0, 0, [PAYMENT.to_json(p) for p in payments], now)
+    landed.batch(PAYMENT_SCORES.name, 0, 0, [DECISION.to_json(d) for d in decisions], now)
+    for offset, d in enumerate(d for d in decisions if d.is_alert):
+        alert = Alert(
+            *(getattr(d, f) for f in DECISION.names), alert_id_of(d.payment_id, "v1"), Decimal(1), "EUR", "m"
+        )
+        received = d.event_time + latency[d.payment_id]
+        landed.batch(FRAUD_ALERTS.name, 0, offset, [ALERT.to_json(alert)], received, ingested_at=now)
+    reported = day + 10 * 24 * HOUR
+    labels = [
+        Chargeback(p, c, Decimal(1), "EUR", "fraudulent", reported, 1)
+        for p, c in [("q-0", "c-a"), ("q-1", "c-a")]
+    ]
+    landed.batch(CHARGEBACKS.name, 0, 0, [CHARGEBACK.to_json(c) for c in labels], now)
+
+    run, gold = _refresh(ctx, landed)
+    assert run.state == "success", run.failures
+    start = datetime.fromtimestamp(day / 1000, UTC)
+    assert _rows(landed, gold, "detection_quality_daily", "event_day") == [
+        (start, 8, 2, 2, 1, 1, Decimal("0.5000"), Decimal("0.5000"), Decimal("0.1667"))
+    ]
+    assert _rows(landed, gold, "rule_performance", "rule_id") == [
+        ("v1", "GEO_MISMATCH", 1, 1, 0, Decimal("0.0000"), Decimal("0.00")),
+        ("v1", "NEW_DEVICE", 2, 1, 2, Decimal("1.0000"), Decimal("4.00")),  # fraud rate 1 vs 2/8
+        ("v1", "VELOCITY", 1, 1, 1, Decimal("1.0000"), Decimal("4.00")),
+    ]
+    hour = timedelta(hours=1)
+    assert _rows(landed, gold, "alert_latency_hourly", "event_hour") == [
+        (start, 1, 1500, 1500, 1500, 1500),
+        (start + 2 * hour, 1, 4000, 4000, 4000, 4000),
+    ]
+    risk = {
+        row[0]: (row[3], row[5], row[6], row[7], row[9])
+        for row in _rows(landed, gold, "customer_risk", "customer_id")
+    }
+    assert risk == {  # payments, alerts, max score, chargebacks, tier
+        "c-a": (2, 1, 85, 2, "HIGH"),
+        "c-b": (2, 1, 65, 0, "MEDIUM"),
+        "c-c": (3, 0, 0, 0, "LOW"),
+        "c-d": (1, 0, 0, 0, "LOW"),
+    }
+    assert _rows(landed, gold, "fraud_kpis_daily", "event_day") == [
+        (start, 8, sum(p.amount for p in payments), 2, 1, 1, 0, Decimal("0.2500"), Decimal("22.00"))
+    ]
+
+    silver = gold.removesuffix("gold") + "silver"
+    versions = sql.SQL("select payment_id, xmin::text from {} order by 1").format(
+        sql.Identifier(silver, "payment_facts")
+    )
+    before = dict(landed.query(versions))
+    late_label = Chargeback("q-2", "c-b", Decimal(1), "EUR", "fraudulent", reported, 1)
+    landed.batch(CHARGEBACKS.name, 0, 2, [CHARGEBACK.to_json(late_label)], now)
+    again, _ = _refresh(ctx, landed, reload_lookback_minutes=0)
+    assert again.state == "success", again.failures
+    after = dict(landed.query(versions))
+    assert set(after) == set(before)
+    assert [p for p in after if after[p] != before[p]] == ["q-2"], "an incremental run rewrites only q-2"
+    assert _rows(landed, gold, "detection_quality_daily", "event_day") == [
+        (start, 8, 3, 2, 2, 0, Decimal("0.6667"), Decimal("1.0000"), Decimal("0.0000"))
+    ]

@@ -26,10 +26,10 @@ def test_second_up_starts_nothing(ctx: Context) -> None:
     assert done.returncode == 0, done.stderr
     assert _pids(ctx) == before
     assert all(pid is not None for pid in before.values())
-    for service in ("postgres", "kafka", "minio", "flink"):
+    for service in ("postgres", "kafka", "minio", "flink", "airflow"):
         assert f"start {service} ..." in done.stdout
-    assert done.stdout.count("(already running)") == 4
-    assert done.stdout.count("(cached)") == 4
+    assert done.stdout.count("(already running)") == 5
+    assert done.stdout.count("(cached)") == 5
     assert "start scoring job ... " in done.stdout and "(already RUNNING)" in done.stdout
     status = json.loads(fraudlake("job", "status", "--json").stdout)
     assert status["state"] == "RUNNING" and status["name"] == "fraudlake-scoring"
@@ -54,6 +54,7 @@ def test_status_reports_killed_service_as_down_with_reason(ctx: Context) -> None
         "postgres": "up",
         "kafka": "up",
         "flink": "up",
+        "airflow": "up",
     }
     assert "password" not in done.stdout and "secret_key" not in done.stdout
 
@@ -62,7 +63,7 @@ def test_status_reports_killed_service_as_down_with_reason(ctx: Context) -> None
 
     restarted = fraudlake("up", "--no-demo")
     assert restarted.returncode == 0, restarted.stderr
-    assert restarted.stdout.count("(already running)") == 3
+    assert restarted.stdout.count("(already running)") == 4
     assert json.loads(fraudlake("status", "--json").stdout)["minio"]["status"] == "up"
 
 
@@ -73,6 +74,9 @@ def test_status_json_gives_connection_details(ctx: Context) -> None:
     assert hidden["kafka"]["connection"]["bootstrap_servers"] == f"{s.bind_host}:{s.kafka_port}"
     assert hidden["flink"]["connection"]["rest_url"] == f"http://{s.bind_host}:{s.flink_rest_port}"
     assert hidden["minio"]["connection"]["endpoint"] == f"http://{s.bind_host}:{s.minio_port}"
+    assert hidden["airflow"]["connection"]["url"] == f"http://{s.bind_host}:{s.airflow_port}"
+    assert "password" not in hidden["airflow"]["connection"]
+    assert shown["airflow"]["connection"]["password"] == ctx.secrets["airflow_admin_password"]
     assert "secret_key" not in hidden["minio"]["connection"]
     assert shown["minio"]["connection"]["secret_key"] == ctx.secrets["minio_root_password"]
     app = shown["postgres"]["connection"]["roles"]["fraudlake_app"]
@@ -119,6 +123,6 @@ def test_down_leaves_no_process_and_keeps_data(ctx: Context) -> None:
 
     again = fraudlake("up", "--no-demo")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert again.stdout.count("(started)") == 4
+    assert again.stdout.count("(started)") == 5
     assert "start scoring job ... " in again.stdout and f"(resumed from {savepoint[1]})" in again.stdout
     assert bronze_sink.daemon(ctx).running() is not None

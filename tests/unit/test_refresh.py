@@ -15,7 +15,11 @@ def test_no_conf_means_the_platform_topics_bucket_and_schemas() -> None:
     scope = Scope.from_conf(None)
     assert scope.topics == {topic: topic for topic in bronze.RECORDS}
     assert (scope.bucket, scope.bronze_schema, scope.schema_prefix) == (bronze.BUCKET, loader.SCHEMA, "")
-    assert scope.dbt_vars() == {"bronze_schema": "bronze", "schema_prefix": ""}
+    assert scope.dbt_vars() == {
+        "bronze_schema": "bronze",
+        "schema_prefix": "",
+        "reload_lookback_minutes": "15",
+    }
 
 
 def test_conf_narrows_the_scope() -> None:
@@ -23,7 +27,8 @@ def test_conf_narrows_the_scope() -> None:
         {"topics": {"t-1": "payments"}, "bucket": "b", "bronze_schema": "s", "schema_prefix": "p_"}
     )
     assert (scope.topics, scope.bucket) == ({"t-1": "payments"}, "b")
-    assert scope.dbt_vars() == {"bronze_schema": "s", "schema_prefix": "p_"}
+    assert scope.dbt_vars()["bronze_schema"] == "s"
+    assert scope.dbt_vars()["schema_prefix"] == "p_"
 
 
 @pytest.mark.parametrize(

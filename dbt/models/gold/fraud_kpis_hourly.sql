@@ -1,13 +1,2 @@
 -- Fraud KPIs per event hour: volume, alerts by severity, alert rate, amount at risk (alerted).
-select
-    date_trunc('hour', event_time) as event_hour,
-    count(*)::bigint as payments,
-    sum(amount)::numeric(18, 2) as amount,
-    count(*) filter (where is_alert)::bigint as alerts,
-    count(*) filter (where is_alert and severity = 'HIGH')::bigint as alerts_high,
-    count(*) filter (where is_alert and severity = 'MEDIUM')::bigint as alerts_medium,
-    count(*) filter (where is_alert and severity = 'LOW')::bigint as alerts_low,
-    round(count(*) filter (where is_alert)::numeric / count(*), 4)::numeric(6, 4) as alert_rate,
-    coalesce(sum(amount) filter (where is_alert), 0)::numeric(18, 2) as amount_at_risk
-from {{ ref('payment_facts') }}
-group by 1
+{{ fraud_kpis('hour') }}

@@ -73,6 +73,17 @@ def ddl(kind: str, schema: str = SCHEMA) -> list[sql.Composed]:
             ),
             sql.SQL(", ").join(map(sql.Identifier, KEY)),
         ),
+        # when a row was (re)loaded: Silver's incremental runs pick up rows loaded since their last run
+        sql.SQL(
+            "alter table {} add column if not exists loaded_at timestamptz not null default now()"
+        ).format(table),
+        *(
+            sql.SQL("create index if not exists {} on {} ({})").format(
+                sql.Identifier(f"{table_name(kind)}_{column}"), table, sql.Identifier(column)
+            )
+            for column in ("loaded_at", "payment_id")
+            if column in {*columns(kind), "loaded_at"}
+        ),
     ]
 
 
@@ -172,9 +183,10 @@ def _load_object(
     target = sql.Identifier(schema, table_name(kind))
     column_list = sql.SQL(", ").join(map(sql.Identifier, names))
     updates = sql.SQL(", ").join(
-        sql.SQL("{0} = excluded.{0}").format(sql.Identifier(n)) for n in names if n not in KEY
+        [sql.SQL("{0} = excluded.{0}").format(sql.Identifier(n)) for n in names if n not in KEY]
+        + [sql.SQL("loaded_at = now()")]
     )
-    conn.execute(sql.SQL("create temporary table incoming (like {})").format(target))
+    conn.execute(sql.SQL("create temporary table incoming (like {} including defaults)").format(target))
     with conn.cursor().copy(sql.SQL("copy incoming ({}) from stdin").format(column_list)) as copy:
         for row in zip(*values, strict=True):
             copy.write_row(row)

@@ -34,6 +34,9 @@ class Scope:
     bronze_schema: str = loader.SCHEMA
     schema_prefix: str = ""
     """Prefix of the staging/silver/gold schemas."""
+    reload_lookback_minutes: int = 15
+    """Silver's incremental runs also redo payments loaded this long before the last run's newest
+    row, for loads that were still committing when it read (dbt var of the same name)."""
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any] | None) -> Scope:
@@ -52,7 +55,11 @@ class Scope:
         return cls(**{**known, **conf})
 
     def dbt_vars(self) -> dict[str, str]:
-        return {"bronze_schema": self.bronze_schema, "schema_prefix": self.schema_prefix}
+        return {
+            "bronze_schema": self.bronze_schema,
+            "schema_prefix": self.schema_prefix,
+            "reload_lookback_minutes": str(self.reload_lookback_minutes),
+        }
 
 
 def load(db: Endpoint, client: Any, scope: Scope) -> loader.Loaded:
@@ -81,3 +88,13 @@ def freshness(ctx: Context, db: Endpoint, scope: Scope, state: Path) -> str:
     if done.returncode != 0:
         raise RefreshError("Bronze is stale past its error_after\n" + done.stdout[-4000:])
     return done.stdout
+
+
+def docs(ctx: Context, db: Endpoint, scope: Scope, state: Path) -> Path:
+    """`dbt docs generate --static`: one self-contained HTML page (models, columns, tests, lineage,
+    the catalog read from the database) that opens from disk, no server needed."""
+    done = dbt.run(ctx, "docs", "generate", "--static", variables=scope.dbt_vars(), endpoint=db, state=state)
+    page = state / "target" / "static_index.html"
+    if done.returncode != 0 or not page.exists():
+        raise RefreshError("dbt docs generate failed\n" + done.stdout[-4000:])
+    return page
