@@ -291,3 +291,12 @@ def test_quality_rules_latency_and_risk_in_gold_and_silver_refreshes_only_what_c
     assert _rows(landed, gold, "detection_quality_daily", "event_day") == [
         (start, 8, 3, 2, 2, 0, Decimal("0.6667"), Decimal("1.0000"), Decimal("0.0000"))
     ]
+
+
+def test_dbt_docs_are_one_page_with_every_gold_model(ctx: Context) -> None:
+    done = fraudlake("lakehouse", "docs")
+    assert done.returncode == 0, done.stdout + done.stderr
+    page = Path(done.stdout.split("file://")[1].strip())
+    html = page.read_text()
+    for model in ("payment_facts", "fraud_kpis_daily", "detection_quality_daily", "customer_risk"):
+        assert f"model.fraudlake.{model}" in html
