@@ -1,7 +1,7 @@
 """
 ### lakehouse_refresh: Bronze (MinIO) -> PostgreSQL `bronze` -> dbt Silver and Gold
 
-Every 10 minutes, one run at a time, no catch-up:
+Every 10 minutes (`FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES`), one run at a time, no catch-up:
 
 1. **load_bronze**: the Parquet objects of every complete Bronze batch not yet in the load
    manifest (`bronze.load_manifest`, keyed by object and etag) are copied into PostgreSQL, one
@@ -25,11 +25,12 @@ from typing import Any
 
 from airflow.sdk import Asset, BaseHook, dag, get_current_context, task
 
+from fraudlake.config import Settings
+
 GOLD = Asset("fraudlake://gold")
 
 
 def _scope_and_context() -> tuple[Any, Any, Any]:
-    from fraudlake.config import Settings
     from fraudlake.lake.refresh import Scope
     from fraudlake.platform.context import Context
     from fraudlake.platform.postgres import Endpoint
@@ -42,7 +43,7 @@ def _scope_and_context() -> tuple[Any, Any, Any]:
 
 @dag(
     dag_id="lakehouse_refresh",
-    schedule=timedelta(minutes=10),
+    schedule=timedelta(minutes=Settings.from_env().lakehouse_interval_minutes),
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,

@@ -53,6 +53,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FRAUDLAKE_FLINK_STATE_STORAGE", "s3", "Checkpoints/savepoints: s3 (MinIO) or local"),
     Variable("FRAUDLAKE_AIRFLOW_PORT", "18080", "Airflow UI and REST API port"),
     Variable("FRAUDLAKE_AIRFLOW_PARALLELISM", "4", "Airflow task slots (each a pre-forked worker)"),
+    Variable(
+        "FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES",
+        "10",
+        "lakehouse_refresh schedule: a run every this many minutes",
+    ),
     Variable("FRAUDLAKE_START_TIMEOUT", "120", "Seconds to wait for one service to become ready"),
     Variable("FRAUDLAKE_JOB_RULES", "(the packaged rules v1)", "Rules file the scoring job starts with"),
     Variable("FRAUDLAKE_JOB_PARALLELISM", "1", "Parallelism of the scoring job (<= payments partitions)"),
@@ -113,6 +118,7 @@ class Settings:
     flink_state_storage: str
     airflow_port: int
     airflow_parallelism: int
+    lakehouse_interval_minutes: int
     start_timeout: int
     job_rules: Path | None
     job_parallelism: int
@@ -158,6 +164,9 @@ class Settings:
             flink_state_storage=reader.choice("FRAUDLAKE_FLINK_STATE_STORAGE", "s3", ("s3", "local")),
             airflow_port=reader.port("FRAUDLAKE_AIRFLOW_PORT", 18080),
             airflow_parallelism=reader.integer("FRAUDLAKE_AIRFLOW_PARALLELISM", 4, low=1, high=64),
+            lakehouse_interval_minutes=reader.integer(
+                "FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES", 10, low=1, high=1440
+            ),
             start_timeout=reader.integer("FRAUDLAKE_START_TIMEOUT", 120, low=5, high=3600),
             job_rules=reader.optional_path("FRAUDLAKE_JOB_RULES"),
             job_parallelism=reader.integer("FRAUDLAKE_JOB_PARALLELISM", 1, low=1, high=64),

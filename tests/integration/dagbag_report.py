@@ -7,12 +7,14 @@ import sys
 
 from airflow.dag_processing.dagbag import DagBag
 
-HEAVY = ("pyarrow", "psycopg", "minio", "fraudlake")
+HEAVY = ("pyarrow", "psycopg", "minio", "fraudlake.lake", "fraudlake.platform")
 
 bag = DagBag(dag_folder=sys.argv[1])
 report = {
     "import_errors": {path: str(error) for path, error in bag.import_errors.items()},
-    "heavy_modules_loaded": sorted(m for m in sys.modules if m.split(".")[0] in HEAVY),
+    "heavy_modules_loaded": sorted(
+        m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in HEAVY)
+    ),
     "dags": {
         dag_id: {
             "tags": sorted(dag.tags),

@@ -300,3 +300,15 @@ def test_dbt_docs_are_one_page_with_every_gold_model(ctx: Context) -> None:
     html = page.read_text()
     for model in ("payment_facts", "fraud_kpis_daily", "detection_quality_daily", "customer_risk"):
         assert f"model.fraudlake.{model}" in html
+
+
+def test_stale_bronze_fails_the_freshness_check_but_gold_is_still_published(
+    ctx: Context, landed: Landed
+) -> None:
+    two_days_ago = int(time.time() * 1000) - 48 * HOUR
+    landed.batch(PAYMENTS.name, 0, 0, [PAYMENT.to_json(payment(event_time=two_days_ago))], two_days_ago)
+    run, gold = _refresh(ctx, landed)
+    assert run.state == "failed"
+    assert set(run.failures) == {"check_freshness"}, "the build ran and published"
+    assert any("stale past error_after: bronze.payments" in line for line in run.failures["check_freshness"])
+    assert [row[1] for row in _rows(landed, gold, "fraud_kpis_daily", "event_day")] == [1]

@@ -218,7 +218,7 @@ def test_a_savepoint_of_an_older_plan_is_refused_with_the_way_out(job: ScoringJo
     name = job.spec.name
     job.jobs.remember(name, JobState(last_savepoint="file:///savepoints/savepoint-1", savepoint_plan=1))
     with pytest.raises(JobError) as refused:
-        job.start()
+        job.jobs.start(job.spec)  # resumes the last savepoint, as `up` does
     assert f"written by job plan 1; this version runs plan {PLAN_VERSION}" in refused.value.cause
     assert "fraudlake job start --fresh" in refused.value.fix
     assert job.jobs.find(name) is None

@@ -56,3 +56,32 @@ def test_dbt_failures_names_the_failing_and_erroring_nodes(tmp_path: Path) -> No
     (tmp_path / "target" / "run_results.json").write_text(json.dumps({"results": results}))
     assert dbt.failures(tmp_path) == ["test severity_agrees_with_score", "model payment_facts"]
     assert dbt.failures(tmp_path / "never-ran") == []
+
+
+def test_dbt_freshness_tells_an_empty_source_from_a_stale_one(tmp_path: Path) -> None:
+    (tmp_path / "target").mkdir()
+    results = [
+        {"unique_id": "source.fraudlake.bronze.payments", "status": "pass", "max_loaded_at": "2026-11-26"},
+        {
+            "unique_id": "source.fraudlake.bronze.fraud_alerts",
+            "status": "error",
+            "max_loaded_at": "2026-10-01",
+        },
+        {
+            "unique_id": "source.fraudlake.bronze.payment_scores",
+            "status": "error",
+            "max_loaded_at": "0001-01-01",
+        },
+        {
+            "unique_id": "source.fraudlake.ops.customer_profiles",
+            "status": "warn",
+            "max_loaded_at": "2026-11-20",
+        },
+    ]
+    (tmp_path / "target" / "sources.json").write_text(json.dumps({"results": results}))
+    assert dbt.freshness(tmp_path) == {
+        "bronze.payments": "pass",
+        "bronze.fraud_alerts": "error",
+        "bronze.payment_scores": "empty",
+        "ops.customer_profiles": "warn",
+    }

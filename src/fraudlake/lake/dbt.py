@@ -74,6 +74,19 @@ def run(
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800, check=False)
 
 
+def freshness(state: Path) -> dict[str, str]:
+    """Source -> its verdict in the last `dbt source freshness`: pass, warn, error (stale past
+    error_after) or empty (no row at all: dbt reports it as year 1, i.e. stale)."""
+    path = state / "target" / "sources.json"
+    if not path.exists():
+        return {}
+    verdicts = {}
+    for result in json.loads(path.read_text())["results"]:
+        empty = str(result.get("max_loaded_at", "")).startswith("0001-")
+        verdicts[result["unique_id"].split(".", 2)[2]] = "empty" if empty else str(result["status"])
+    return verdicts
+
+
 def failures(state: Path) -> list[str]:
     """Nodes that failed or errored in the last invocation, e.g. `test severity_agrees_with_score`."""
     path = state / "target" / "run_results.json"
