@@ -4,7 +4,8 @@
      scorer (the rules engine both scorers share) adds their decisions and alerts; the real Bronze
      sink lands all four topics in a private bucket, as it does in production (a backfill);
   2. baseline: read every Bronze object from MinIO and decode it (the I/O no refresh can avoid);
-  3. Airflow's idle memory (the process tree of `airflow standalone`, before any run of ours);
+  3. Airflow's idle memory (the process tree of `airflow standalone`, before any run of ours:
+     RSS summed over its processes, and PSS, which counts pages shared between forks once);
   4. lakehouse_refresh through the REST API, scoped by run conf to the private bucket and schemas:
      first (everything new), again (nothing new), and after 1% more payments (steady state);
      per run its wall time and each task's duration.
@@ -37,6 +38,7 @@ from fraudlake.platform.context import Context
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.minio import Minio, read_object
 from fraudlake.platform.postgres import APP_ROLE, Postgres
+from fraudlake.platform.process import tree_pss_bytes, tree_rss_bytes
 from fraudlake.platform.runner import status
 from fraudlake.rules import ruleset
 from fraudlake.rules.history import score_stream
@@ -173,7 +175,8 @@ def main() -> None:
     events = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     ctx = Context(Settings.from_env())
     airflow = Airflow(ctx)
-    idle_mb = status(ctx)["airflow"]["rss_mb"]
+    pid = status(ctx)["airflow"]["pids"]["airflow"]
+    idle = {"rss_mb": round(tree_rss_bytes(pid) / 2**20), "pss_mb": round(tree_pss_bytes(pid) / 2**20)}
     lake = Lake(ctx)
     try:
         now = int(time.time() * 1000)
@@ -198,7 +201,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "payments": payments,
         "bronze": baseline,
-        "airflow_idle_rss_mb": idle_mb,
+        "airflow_idle": idle,
         "refresh_first": first,
         "refresh_first_vs_baseline_read": round(first["seconds"] / baseline["seconds"], 1),
         "refresh_nothing_new": again,

@@ -52,7 +52,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FRAUDLAKE_FLINK_TM_MEMORY", "1536m", "TaskManager total process memory"),
     Variable("FRAUDLAKE_FLINK_STATE_STORAGE", "s3", "Checkpoints/savepoints: s3 (MinIO) or local"),
     Variable("FRAUDLAKE_AIRFLOW_PORT", "18080", "Airflow UI and REST API port"),
-    Variable("FRAUDLAKE_AIRFLOW_PARALLELISM", "4", "Airflow task slots (each a pre-forked worker)"),
+    Variable("FRAUDLAKE_AIRFLOW_PARALLELISM", "2", "Airflow task slots (each a pre-forked worker)"),
     Variable(
         "FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES",
         "10",
@@ -163,7 +163,7 @@ class Settings:
             flink_tm_memory=reader.memory("FRAUDLAKE_FLINK_TM_MEMORY", "1536m"),
             flink_state_storage=reader.choice("FRAUDLAKE_FLINK_STATE_STORAGE", "s3", ("s3", "local")),
             airflow_port=reader.port("FRAUDLAKE_AIRFLOW_PORT", 18080),
-            airflow_parallelism=reader.integer("FRAUDLAKE_AIRFLOW_PARALLELISM", 4, low=1, high=64),
+            airflow_parallelism=reader.integer("FRAUDLAKE_AIRFLOW_PARALLELISM", 2, low=1, high=64),
             lakehouse_interval_minutes=reader.integer(
                 "FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES", 10, low=1, high=1440
             ),

@@ -156,8 +156,8 @@ def tail(path: Path, lines: int = 10) -> list[str]:
     return [line for line in text.splitlines() if line.strip()][-lines:]
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants (PostgreSQL forks one per backend)."""
+def _tree(pid: int) -> list[int]:
+    """A process and all its descendants (PostgreSQL forks one per backend, Airflow its workers)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -165,14 +165,34 @@ def tree_rss_bytes(pid: int) -> int:
         fields = _stat(int(entry.name))
         if fields:
             children.setdefault(int(fields[1]), []).append(int(entry.name))
-    page = os.sysconf("SC_PAGE_SIZE")
-    total, stack = 0, [pid]
+    found, stack = [], [pid]
     while stack:
         current = stack.pop()
+        found.append(current)
+        stack.extend(children.get(current, []))
+    return found
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """Resident memory of a process tree (pages shared between forks count once per process)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    total = 0
+    for current in _tree(pid):
         try:
-            resident = int(Path(f"/proc/{current}/statm").read_text().split()[1])
+            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * page
         except (OSError, IndexError, ValueError):
             continue
-        total += resident * page
-        stack.extend(children.get(current, []))
+    return total
+
+
+def tree_pss_bytes(pid: int) -> int:
+    """Proportional memory of a process tree: each shared page split between its sharers, so forked
+    workers are not counted many times over (what the tree costs the machine)."""
+    total = 0
+    for current in _tree(pid):
+        try:
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Pss:"))
     return total
