@@ -65,6 +65,11 @@ def test_complete_batches_load_once_and_reloads_change_nothing(landed: Landed) -
     assert errors[0][1].startswith("invalid JSON") and "in the future" in errors[1][1], "the contract's words"
     assert rows[0][3] == Decimal("50.00")
     assert first.rows == 7 and first.objects >= 2
+    manifest = landed.query(
+        sql.SQL("select object_name, etag from {}").format(sql.Identifier(landed.schema, loader.MANIFEST))
+    )
+    assert len(manifest) == first.objects
+    assert all(etag == landed.client.stat_object(landed.bucket, name).etag for name, etag in manifest)
 
     again = landed.load()
     assert (again.objects, again.rows, again.skipped) == (0, 0, first.objects)

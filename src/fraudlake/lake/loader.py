@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +22,12 @@ from psycopg import Connection, sql
 from fraudlake.contract import Rejection
 from fraudlake.lake import bronze
 from fraudlake.lake.bronze import Batch
-from fraudlake.platform.minio import read_object
+from fraudlake.platform.minio import read_object, read_object_and_etag
 
 SCHEMA = "bronze"
 MANIFEST = "load_manifest"
+FETCHERS = 4
+"""Objects of one batch fetched from MinIO at once (a backfill batch spans many event hours)."""
 KAFKA_SQL = {
     "kafka_topic": "text not null",
     "kafka_partition": "integer not null",
@@ -115,12 +118,13 @@ def load_new(
     objects = rows = 0
     for topic, kind in kinds.items():
         for batch in _new_batches(conn, client, bucket, manifest, topic):
+            with ThreadPoolExecutor(FETCHERS) as pool:
+                fetched = list(
+                    pool.map(lambda name: read_object_and_etag(client, bucket, name), batch.objects)
+                )
             with conn.transaction():
-                for name in batch.objects:
-                    etag = client.stat_object(bucket, name).etag
-                    rows += _load_object(
-                        conn, schema, kind, batch, name, etag, read_object(client, bucket, name)
-                    )
+                for name, (data, etag) in zip(batch.objects, fetched, strict=True):
+                    rows += _load_object(conn, schema, kind, batch, name, etag, data)
                     objects += 1
     tables = list({table_name(kind) for kind in kinds.values()})
     in_manifest = conn.execute(

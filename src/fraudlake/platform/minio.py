@@ -120,10 +120,15 @@ def client_for(endpoint: str, access_key: str, secret_key: str) -> MinioClient:
 
 def read_object(client: MinioClient, bucket: str, name: str) -> bytes:
     """One object's bytes, the connection returned to the pool."""
+    return read_object_and_etag(client, bucket, name)[0]
+
+
+def read_object_and_etag(client: MinioClient, bucket: str, name: str) -> tuple[bytes, str]:
+    """One object's bytes and the etag of exactly those bytes (one request, not a GET and a HEAD)."""
     response = client.get_object(bucket, name)
     try:
         data: bytes = response.read()
-        return data
+        return data, str(response.headers.get("etag", "")).strip('"')
     finally:
         response.close()
         response.release_conn()
