@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -83,8 +84,7 @@ def test_a_failing_object_is_rolled_back_with_its_manifest_row(ctx: Context, lan
     batch = landed.batch(PAYMENTS.name, 0, 0, [good, too_big], at)
     table = sql.Identifier(landed.schema, loader.table_name(PAYMENTS.name))
     with Postgres(ctx).connect(APP_ROLE) as conn:
-        for statement in loader.ddl(PAYMENTS.name, landed.schema):
-            conn.execute(statement)
+        loader.ensure_tables(conn, PAYMENTS.name, landed.schema)
         conn.execute(sql.SQL("alter table {} add check (amount < 1000000)").format(table))
         conn.commit()
     with pytest.raises(Exception, match="check constraint"):
@@ -97,3 +97,18 @@ def test_a_failing_object_is_rolled_back_with_its_manifest_row(ctx: Context, lan
         (list(batch.objects),),
     )
     assert manifest == [(0,)]
+
+
+def test_a_load_does_not_wait_for_readers_of_the_bronze_tables(ctx: Context, landed: Landed) -> None:
+    at = int(time.time() * 1000)
+    landed.batch(PAYMENTS.name, 0, 0, [PAYMENT.to_json(payment(payment_id="p-0", event_time=at))], at)
+    landed.load()
+    landed.batch(PAYMENTS.name, 0, 1, [PAYMENT.to_json(payment(payment_id="p-1", event_time=at))], at)
+    table = sql.Identifier(landed.schema, loader.table_name(PAYMENTS.name))
+    with Postgres(ctx).connect(APP_ROLE) as reader, ThreadPoolExecutor(1) as pool:
+        reader.execute(sql.SQL("select count(*) from {}").format(table))  # holds its lock until rollback
+        try:
+            loaded = pool.submit(landed.load).result(timeout=30)
+        finally:
+            reader.rollback()
+    assert (loaded.objects, loaded.rows) == (1, 1)

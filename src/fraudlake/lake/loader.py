@@ -57,37 +57,64 @@ def columns(kind: str) -> dict[str, str]:
     return {**contract, **KAFKA_SQL}
 
 
-def ddl(kind: str, schema: str = SCHEMA) -> list[sql.Composed]:
-    table = sql.Identifier(schema, table_name(kind))
-    return [
-        sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)),
+LOADED_AT = "timestamptz not null default now()"
+"""When a row was (re)loaded: Silver's incremental runs pick up rows loaded since their last run."""
+ADDED_COLUMNS = {
+    # manifests from before batch_key: their objects are read again once (upserts change nothing)
+    MANIFEST: {"batch_key": "text not null default ''"},
+    "*": {"loaded_at": LOADED_AT},
+}
+"""Columns added after tables first existed, per table (`*`: every Bronze table)."""
+
+
+def ensure_tables(conn: Connection[Any], kind: str, schema: str = SCHEMA) -> None:
+    """Create the schema, the manifest and the topic's table, and add what an older version lacks.
+    DDL runs only for what is missing: an ALTER takes an exclusive lock even when it changes
+    nothing, and would queue behind every reader of the table (dbt, dashboards) and block them."""
+    table = table_name(kind)
+    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+    conn.execute(
         sql.SQL(
             "create table if not exists {} (object_name text primary key, etag text not null, "
-            "table_name text not null, rows bigint not null, loaded_at timestamptz not null default now())"
-        ).format(sql.Identifier(schema, MANIFEST)),
-        # added after the first manifests: their rows are read again once (upserts change nothing)
-        sql.SQL("alter table {} add column if not exists batch_key text not null default ''").format(
-            sql.Identifier(schema, MANIFEST)
-        ),
-        sql.SQL("create table if not exists {} ({}, primary key ({}))").format(
-            table,
+            "table_name text not null, rows bigint not null, loaded_at timestamptz not null default now(), "
+            "batch_key text not null default '')"
+        ).format(sql.Identifier(schema, MANIFEST))
+    )
+    conn.execute(
+        sql.SQL("create table if not exists {} ({}, loaded_at " + LOADED_AT + ", primary key ({}))").format(
+            sql.Identifier(schema, table),
             sql.SQL(", ").join(
                 sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns(kind).items()
             ),
             sql.SQL(", ").join(map(sql.Identifier, KEY)),
-        ),
-        # when a row was (re)loaded: Silver's incremental runs pick up rows loaded since their last run
-        sql.SQL(
-            "alter table {} add column if not exists loaded_at timestamptz not null default now()"
-        ).format(table),
-        *(
-            sql.SQL("create index if not exists {} on {} ({})").format(
-                sql.Identifier(f"{table_name(kind)}_{column}"), table, sql.Identifier(column)
+        )
+    )
+    for name, added in ((MANIFEST, ADDED_COLUMNS[MANIFEST]), (table, ADDED_COLUMNS["*"])):
+        present = {
+            row[0]
+            for row in conn.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = %s and table_name = %s",
+                (schema, name),
             )
-            for column in ("loaded_at", "payment_id")
-            if column in {*columns(kind), "loaded_at"}
-        ),
-    ]
+        }
+        for column, definition in added.items():
+            if column not in present:
+                conn.execute(
+                    sql.SQL("alter table {} add column {} " + definition).format(
+                        sql.Identifier(schema, name), sql.Identifier(column)
+                    )
+                )
+    for column in ("loaded_at", "payment_id"):
+        index = f"{table}_{column}"
+        if column in {*columns(kind), "loaded_at"} and conn.execute(
+            "select to_regclass(%s) is null", (f'"{schema}"."{index}"',)
+        ).fetchone() == (True,):
+            conn.execute(
+                sql.SQL("create index {} on {} ({})").format(
+                    sql.Identifier(index), sql.Identifier(schema, table), sql.Identifier(column)
+                )
+            )
 
 
 @dataclass(frozen=True)
@@ -112,8 +139,7 @@ def load_new(
     kinds = dict(topics or {topic: topic for topic in bronze.RECORDS})
     for kind in set(kinds.values()):
         with conn.transaction():
-            for statement in ddl(kind, schema):
-                conn.execute(statement)
+            ensure_tables(conn, kind, schema)
     manifest = sql.Identifier(schema, MANIFEST)
     objects = rows = 0
     for topic, kind in kinds.items():
