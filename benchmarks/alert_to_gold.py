@@ -6,7 +6,7 @@ build_silver_gold ended. Delay = that end - the alert's Kafka timestamp. It adds
 wait (FRAUDLAKE_SINK_FLUSH_SECONDS), the wait for the next scheduled run and the run itself.
 Only scheduled runs that started after SINCE count (manual runs, e.g. the tests', are not the
 default schedule). Run it after the platform has been up with demo traffic for a few intervals.
-Writes benchmarks/results/alert-to-gold.json.
+Writes benchmarks/results/alert-to-gold-<interval>min.json.
 Usage: python benchmarks/alert_to_gold.py [SINCE (ISO time, UTC; default: all)]
 """
 
@@ -26,7 +26,7 @@ from fraudlake.platform.airflow import Airflow
 from fraudlake.platform.context import Context
 from fraudlake.platform.postgres import APP_ROLE, Postgres
 
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "alert-to-gold.json"
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
 
 def runs(airflow: Airflow, since: datetime) -> list[dict[str, Any]]:
@@ -78,7 +78,9 @@ def main() -> None:
         else None,
         "run_seconds": [round((r["published"] - r["load_start"]).total_seconds()) for r in published],
     }
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS_DIR / f"alert-to-gold-{result['interval_minutes']}min.json").write_text(
+        json.dumps(result, indent=2) + "\n"
+    )
     print(json.dumps(result, indent=2))
 
 
