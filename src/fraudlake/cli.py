@@ -119,10 +119,8 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
         return run_forever(ctx)
     if args.command == "lakehouse" and args.action == "refresh":
         return _lakehouse_refresh(ctx, args.wait)
-    if args.command == "lakehouse" and args.action == "docs":
-        return _lakehouse_docs(ctx)
     if args.command == "lakehouse":
-        return _lakehouse_build(ctx)
+        return _lakehouse_step(ctx, args.action)
     if args.command == "lake" and args.action == "load":
         return _lake_load(ctx)
     if args.command == "lake":
@@ -213,31 +211,23 @@ def _lake_load(ctx: Context) -> int:
     return 0
 
 
-def _lakehouse_build(ctx: Context) -> int:
+def _lakehouse_step(ctx: Context, step: str) -> int:
+    """`lakehouse build` (load, then dbt build) or `lakehouse docs`, in the foreground on the
+    platform's own Bronze and schemas."""
     from fraudlake.lake import refresh
     from fraudlake.platform.postgres import APP_ROLE, Postgres
 
-    _lake_load(ctx)
+    if step == "build":
+        _lake_load(ctx)
+    db, scope, state = Postgres(ctx).endpoint(APP_ROLE), refresh.Scope(), ctx.settings.home / "dbt"
     try:
-        print(
-            refresh.build(ctx, Postgres(ctx).endpoint(APP_ROLE), refresh.Scope(), ctx.settings.home / "dbt")
-        )
+        if step == "build":
+            print(refresh.build(ctx, db, scope, state))
+        else:
+            print(f"  dbt docs: file://{refresh.docs(ctx, db, scope, state)}")
     except refresh.RefreshError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return 0
-
-
-def _lakehouse_docs(ctx: Context) -> int:
-    from fraudlake.lake import refresh
-    from fraudlake.platform.postgres import APP_ROLE, Postgres
-
-    try:
-        page = refresh.docs(ctx, Postgres(ctx).endpoint(APP_ROLE), refresh.Scope(), ctx.settings.home / "dbt")
-    except refresh.RefreshError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"  dbt docs: file://{page}")
     return 0
 
 

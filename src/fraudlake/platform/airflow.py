@@ -18,10 +18,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
-
-from psycopg import sql
 
 from fraudlake.config import PROJECT_ROOT
 from fraudlake.platform import artifacts, process
@@ -143,17 +142,18 @@ class Airflow(Service):
             self.home.mkdir(parents=True, exist_ok=True)
             self.passwords_file.write_text(json.dumps({ADMIN: self.ctx.secrets["airflow_admin_password"]}))
             self.passwords_file.chmod(0o600)
+            env = self.env()
             artifacts.run(
                 self.name,
                 self.command("db", "migrate"),
                 fix="read the output above; `fraudlake logs postgres` if the database refused",
-                env=self.env(),
+                env=env,
             )
             process.start_detached(
                 self.command("standalone"),
                 pid_file=self.pid_file("airflow"),
                 log_file=self.log_file("airflow"),
-                env=self.env(),
+                env=env,
                 cwd=self.home,
             )
         self.wait_until("airflow", self.probe)
@@ -163,18 +163,7 @@ class Airflow(Service):
         pg = Postgres(self.ctx)
         with pg.connect(SUPERUSER, "postgres") as conn:
             conn.autocommit = True
-            exists = conn.execute("select 1 from pg_roles where rolname = %s", (AIRFLOW_ROLE,)).fetchone()
-            conn.execute(
-                sql.SQL(("alter" if exists else "create") + " role {} with login password {}").format(
-                    sql.Identifier(AIRFLOW_ROLE), sql.Literal(pg.password(AIRFLOW_ROLE))
-                )
-            )
-            if not conn.execute("select 1 from pg_database where datname = %s", (DATABASE,)).fetchone():
-                conn.execute(
-                    sql.SQL("create database {} owner {}").format(
-                        sql.Identifier(DATABASE), sql.Identifier(AIRFLOW_ROLE)
-                    )
-                )
+            pg.ensure_role_and_database(conn, AIRFLOW_ROLE, DATABASE)
 
     def probe(self) -> str | None:
         try:
@@ -205,7 +194,9 @@ class Airflow(Service):
             answer: dict[str, Any] = json.load(response)
             return answer
 
+    @cached_property
     def token(self) -> str:
+        """The admin's REST token, fetched once per client (valid for hours; a CLI call is short)."""
         body = {"username": ADMIN, "password": self.ctx.secrets["airflow_admin_password"]}
         request = urllib.request.Request(  # noqa: S310 (http to localhost)
             self.url + "/auth/token",
@@ -221,7 +212,7 @@ class Airflow(Service):
         request = urllib.request.Request(  # noqa: S310 (http to localhost)
             self.url + path,
             data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token()}"},
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
             method=method,
         )
         try:

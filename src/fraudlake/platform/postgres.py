@@ -136,25 +136,13 @@ class Postgres(Service):
         database = self.settings.pg_database
         with self.connect(SUPERUSER, "postgres") as conn:
             conn.autocommit = True
-            for role in (APP_ROLE, STREAM_ROLE):
-                exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
-                verb = "alter" if exists else "create"
-                conn.execute(
-                    sql.SQL(verb + " role {} with login password {}").format(
-                        sql.Identifier(role), sql.Literal(self.password(role))
-                    )
-                )
+            self.ensure_role_and_database(conn, STREAM_ROLE)
             conn.execute(
                 sql.SQL("alter role {} set default_transaction_read_only = on").format(
                     sql.Identifier(STREAM_ROLE)
                 )
             )
-            if not conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone():
-                conn.execute(
-                    sql.SQL("create database {} owner {}").format(
-                        sql.Identifier(database), sql.Identifier(APP_ROLE)
-                    )
-                )
+            self.ensure_role_and_database(conn, APP_ROLE, database)
             conn.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(database)))
             conn.execute(
                 sql.SQL("grant connect on database {} to {}").format(
@@ -180,6 +168,23 @@ class Postgres(Service):
         with self.connect(APP_ROLE, database) as conn:
             for ddl in ops.statements():
                 conn.execute(ddl)
+
+    def ensure_role_and_database(self, conn: psycopg.Connection[Any], role: str, database: str = "") -> None:
+        """Login role with its current password, and (if named) a database it owns; idempotent.
+        `conn`: a superuser's, in autocommit mode (CREATE DATABASE cannot run in a transaction)."""
+        exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
+        conn.execute(
+            sql.SQL(("alter" if exists else "create") + " role {} with login password {}").format(
+                sql.Identifier(role), sql.Literal(self.password(role))
+            )
+        )
+        if (
+            database
+            and not conn.execute("select 1 from pg_database where datname = %s", (database,)).fetchone()
+        ):
+            conn.execute(
+                sql.SQL("create database {} owner {}").format(sql.Identifier(database), sql.Identifier(role))
+            )
 
     def connection(self, show_secrets: bool) -> dict[str, Any]:
         host, port, db = self.settings.bind_host, self.settings.pg_port, self.settings.pg_database
