@@ -35,7 +35,7 @@ def child(mode: str, events: int, topic: str) -> None:
     config = SimConfig(seed=1, events=events, start_ms=1_790_000_000_000)
     bootstrap = Kafka(Context(Settings.from_env())).bootstrap
     if mode == "kafka-2-workers":
-        stats = run_sharded(config, 2, bootstrap, payments_topic=topic, chargebacks_topic=topic)
+        stats = run_sharded(config, 2, bootstrap, topics=Sinks(payments_topic=topic, chargebacks_topic=topic))
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(
             json.dumps(

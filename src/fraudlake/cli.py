@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--truth-out", type=Path, help="write ground truth (is_fraud, scenario) here")
     sim.add_argument("--workers", type=int, default=1, help="replay from N processes (sharded customers)")
     sim.add_argument("--no-kafka", action="store_true", help="do not produce to Kafka")
+    sim.add_argument(
+        "--no-truth-topic", action="store_true", help="do not produce the ground truth to topic ground-truth"
+    )
     sim.add_argument("--no-postgres", action="store_true", help="do not write customer profiles")
     score = sub.add_parser("score", help="re-score payments from Parquet with a rules file")
     score.add_argument("--input", type=Path, required=True, help="payments Parquet (the contract's format)")

@@ -173,13 +173,18 @@ class DeadLetter:
 
 @dataclass(frozen=True, slots=True)
 class GroundTruth:
-    """What really happened to one simulated payment: the simulator's `--truth-out` file."""
+    """What really happened to one simulated payment: the simulator's `--truth-out` file, and Kafka
+    topic `ground-truth` when it feeds the platform (the per-scenario labels of detection quality)."""
+
+    TOPIC: ClassVar[str] = "ground-truth"
+    KEY: ClassVar[str] = "customer_id"
 
     payment_id: str = _doc("the payment")
     customer_id: str = _doc("its customer")
     is_fraud: bool = _doc("whether the payment was fraud")
     scenario: str = _doc("the fraud scenario, or the legitimate persona (`legit`, `legit_night_owl`, ...)")
     event_time: int = _doc("the payment's event time, UTC epoch milliseconds", **TIMESTAMP_MS)
+    schema_version: int = _doc("contract version of this record")
 
 
 R = TypeVar("R", Payment, CustomerProfile, Chargeback, Decision, Alert, DeadLetter, GroundTruth)

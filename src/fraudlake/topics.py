@@ -24,5 +24,15 @@ PAYMENT_SCORES = TopicSpec("payment-scores", 6, 7 * _DAY_MS, "one score per paym
 FRAUD_ALERTS = TopicSpec("fraud-alerts", 3, 30 * _DAY_MS, "alerts with severity and reasons")
 PAYMENTS_DLQ = TopicSpec("payments-dlq", 1, 30 * _DAY_MS, "malformed input with its reason")
 CHARGEBACKS = TopicSpec("chargebacks", 3, 180 * _DAY_MS, "fraud labels, arriving days later")
+GROUND_TRUTH = TopicSpec(
+    "ground-truth", 3, 180 * _DAY_MS, "simulated payments' truth: fraud or not, scenario"
+)
 
-TOPICS: tuple[TopicSpec, ...] = (PAYMENTS, PAYMENT_SCORES, FRAUD_ALERTS, PAYMENTS_DLQ, CHARGEBACKS)
+TOPICS: tuple[TopicSpec, ...] = (
+    PAYMENTS,
+    PAYMENT_SCORES,
+    FRAUD_ALERTS,
+    PAYMENTS_DLQ,
+    CHARGEBACKS,
+    GROUND_TRUTH,
+)

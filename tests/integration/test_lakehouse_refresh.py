@@ -20,10 +20,12 @@ from fraudlake.contract import (
     ALERT,
     CHARGEBACK,
     DECISION,
+    GROUND_TRUTH,
     PAYMENT,
     Alert,
     Chargeback,
     Decision,
+    GroundTruth,
     Payment,
     alert_id_of,
 )
@@ -31,6 +33,7 @@ from fraudlake.lake import bronze
 from fraudlake.platform.airflow import DAGS, Airflow, Run
 from fraudlake.platform.context import Context
 from fraudlake.topics import CHARGEBACKS, FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS
+from fraudlake.topics import GROUND_TRUTH as GROUND_TRUTH_TOPIC
 from tests.factories import payment
 from tests.integration.conftest import fraudlake
 from tests.integration.lake_harness import Landed
@@ -183,7 +186,7 @@ def test_dagbag_reads_the_dags_without_errors_or_heavy_imports(ctx: Context) -> 
     dag = report["dags"]["lakehouse_refresh"]
     assert {"fraudlake", "lakehouse"} <= set(dag["tags"])
     assert (dag["catchup"], dag["max_active_runs"]) == (False, 1)
-    assert "0:10:00" in dag["schedule"]
+    assert str(timedelta(minutes=ctx.settings.lakehouse_interval_minutes)) in dag["schedule"]
     assert "load_bronze" in dag["doc_md"]
     assert dag["tasks"] == {
         "load_bronze": {"retries": 2, "downstream": ["build_silver_gold", "check_freshness"]},
@@ -245,12 +248,23 @@ def test_quality_rules_latency_and_risk_in_gold_and_silver_refreshes_only_what_c
         for p, c in [("q-0", "c-a"), ("q-1", "c-a")]
     ]
     landed.batch(CHARGEBACKS.name, 0, 0, [CHARGEBACK.to_json(c) for c in labels], now)
+    scenarios = ["card_spree", "account_takeover", *["legit"] * 5]  # q-7: no truth (real traffic)
+    truth = [
+        GroundTruth(p.payment_id, p.customer_id, s != "legit", s, p.event_time, 1)
+        for p, s in zip(payments, scenarios, strict=False)
+    ]
+    landed.batch(GROUND_TRUTH_TOPIC.name, 0, 0, [GROUND_TRUTH.to_json(t) for t in truth], now)
 
     run, gold = _refresh(ctx, landed)
     assert run.state == "success", run.failures
     start = datetime.fromtimestamp(day / 1000, UTC)
     assert _rows(landed, gold, "detection_quality_daily", "event_day") == [
         (start, 8, 2, 2, 1, 1, Decimal("0.5000"), Decimal("0.5000"), Decimal("0.1667"))
+    ]
+    assert _rows(landed, gold, "detection_quality_by_scenario", "scenario") == [
+        (start, "account_takeover", True, 1, 0, Decimal("0.0000"), None, Decimal("11.00")),
+        (start, "card_spree", True, 1, 1, Decimal("1.0000"), None, None),
+        (start, "legit", False, 5, 1, None, Decimal("0.2000"), None),
     ]
     assert _rows(landed, gold, "rule_performance", "rule_id") == [
         ("v1", "GEO_MISMATCH", 1, 1, 0, Decimal("0.0000"), Decimal("0.00")),

@@ -9,13 +9,14 @@ import pyarrow.parquet as pq
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from fraudlake.contract import CHARGEBACK, PAYMENT, Payment, Rejection
+from fraudlake.contract import CHARGEBACK, GROUND_TRUTH, PAYMENT, Payment, Rejection
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.postgres import APP_ROLE, STREAM_ROLE, Postgres
 from fraudlake.simulator.generator import SimConfig, Simulation
 from fraudlake.simulator.run import Sinks, run
 from fraudlake.simulator.sinks import KafkaSink
 from fraudlake.topics import CHARGEBACKS, PAYMENTS
+from fraudlake.topics import GROUND_TRUTH as GROUND_TRUTH_TOPIC
 from tests.integration.conftest import fraudlake
 
 
@@ -52,6 +53,7 @@ def test_simulate_fills_postgres_kafka_and_files(kafka: Kafka, postgres: Postgre
     seed = int(time.time()) % 1_000_000
     before_payments = _end_offsets(kafka, PAYMENTS.name)
     before_chargebacks = _end_offsets(kafka, CHARGEBACKS.name)
+    before_truth = _end_offsets(kafka, GROUND_TRUTH_TOPIC.name)
     args = [
         "simulate",
         "--seed",
@@ -98,6 +100,14 @@ def test_simulate_fills_postgres_kafka_and_files(kafka: Kafka, postgres: Postgre
     assert {row["payment_id"] for row in truth} == payment_ids
     frauds = {row["payment_id"] for row in truth if row["is_fraud"]}
     assert {cb.payment_id for cb in chargebacks} <= frauds  # type: ignore[union-attr]
+    truth_topic = [(key, GROUND_TRUTH.parse(value)) for _, key, value in _read_since(kafka, before_truth)]
+    assert sorted(
+        (t.payment_id, t.is_fraud, t.scenario)
+        for _, t in truth_topic  # type: ignore[union-attr]
+    ) == sorted((row["payment_id"], row["is_fraud"], row["scenario"]) for row in truth), (
+        "the topic carries the truth file's records"
+    )
+    assert all(key == t.customer_id.encode() for key, t in truth_topic)  # type: ignore[union-attr]
     assert pq.read_table(tmp_path / "payments.parquet").num_rows == 3000
 
     expected = len(Simulation(SimConfig(seed=seed, events=3000, fraud_rate=0.05)).all_customers)

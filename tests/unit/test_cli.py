@@ -86,6 +86,7 @@ def test_simulate_files_only(capsys: pytest.CaptureFixture[str], tmp_path: Path)
         "is_fraud",
         "scenario",
         "event_time",
+        "schema_version",
     ]
 
 

@@ -1,8 +1,9 @@
--- The single row per payment that every metric comes from: the payment, its decision, its alert
--- and its label (a chargeback), where they exist. The decision's reasons are in rule_hits.
+-- The single row per payment that every metric comes from: the payment, its decision, its alert,
+-- its label (a chargeback) and, for simulated traffic, its truth (fraud or not, and the scenario),
+-- where they exist. The decision's reasons are in rule_hits.
 --
 -- Incremental: a run rebuilds only the payments with a part (payment, decision, alert,
--- chargeback) loaded since the last run, minus a lookback that covers loads still committing
+-- chargeback, truth) loaded since the last run, minus a lookback that covers loads still committing
 -- when the last run read them. Changed ids come from the Bronze tables' loaded_at index; the
 -- staging views are then read for those ids only (the filter is on their dedupe key).
 -- A table built before loaded_at existed is rebuilt whole once (and gains the column).
@@ -22,7 +23,7 @@
      from {{ this }} as t)
 {% endset %}
 with changed as (
-    {% for table in ['payments', 'payment_scores', 'fraud_alerts', 'chargebacks'] %}
+    {% for table in ['payments', 'payment_scores', 'fraud_alerts', 'chargebacks', 'ground_truth'] %}
     select payment_id from {{ source('bronze', table) }} where loaded_at > {{ since }}
     {% if not loop.last %}union{% endif %}
     {% endfor %}
@@ -45,7 +46,9 @@ select
     a.alerted_at,
     c.payment_id is not null as is_charged_back,
     c.reported_at as charged_back_at,
-    greatest(p.loaded_at, d.loaded_at, a.loaded_at, c.loaded_at) as loaded_at
+    t.is_fraud,
+    t.scenario,
+    greatest(p.loaded_at, d.loaded_at, a.loaded_at, c.loaded_at, t.loaded_at) as loaded_at
 from {{ ref('stg_payments') }} as p
 left join {{ ref('stg_decisions') }} as d on d.payment_id = p.payment_id
 left join (
@@ -54,6 +57,7 @@ left join (
     order by payment_id, alerted_at
 ) as a on a.payment_id = p.payment_id
 left join {{ ref('stg_chargebacks') }} as c on c.payment_id = p.payment_id
+left join {{ ref('stg_ground_truth') }} as t on t.payment_id = p.payment_id
 {% if incremental %}
 where p.payment_id in (select payment_id from changed)
 {% endif %}

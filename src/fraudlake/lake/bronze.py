@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from fraudlake import contract
 from fraudlake.contract import (
     ALERT,
     CHARGEBACK,
@@ -30,7 +31,7 @@ from fraudlake.contract import (
     RecordType,
     Rejection,
 )
-from fraudlake.topics import CHARGEBACKS, FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS, PAYMENTS_DLQ
+from fraudlake.topics import CHARGEBACKS, FRAUD_ALERTS, GROUND_TRUTH, PAYMENT_SCORES, PAYMENTS, PAYMENTS_DLQ
 
 BUCKET = "bronze"
 BATCHES = "_batches"
@@ -44,6 +45,7 @@ RECORDS: dict[str, RecordType[Any]] = {
     FRAUD_ALERTS.name: ALERT,
     CHARGEBACKS.name: CHARGEBACK,
     PAYMENTS_DLQ.name: DEAD_LETTER,
+    GROUND_TRUTH.name: contract.GROUND_TRUTH,
 }
 """The contract record of each landed topic."""
 
@@ -53,6 +55,7 @@ EVENT_TIME: dict[str, str | None] = {
     FRAUD_ALERTS.name: "event_time",
     CHARGEBACKS.name: "reported_at",
     PAYMENTS_DLQ.name: None,  # the Kafka timestamp: the DLQ keeps the input's
+    GROUND_TRUTH.name: "event_time",
 }
 """The column that places a record in dt/hour; the Kafka timestamp when None or unreadable."""
 

@@ -17,6 +17,7 @@ from fraudlake.simulator.generator import Simulation, all_customers
 from fraudlake.simulator.options import Request, parse_duration, parse_start, to_config
 from fraudlake.simulator.run import Sinks, run, run_sharded
 from fraudlake.simulator.sinks import KafkaSink, write_customers
+from fraudlake.topics import GROUND_TRUTH as GROUND_TRUTH_TOPIC
 
 
 def simulate(ctx: Context, args: argparse.Namespace) -> int:
@@ -68,6 +69,7 @@ def simulate(ctx: Context, args: argparse.Namespace) -> int:
             profiles.add(customer.profile)
         profiles.close()
     sinks = Sinks(
+        truth_topic=None if args.no_truth_topic else GROUND_TRUTH_TOPIC.name,
         payments=ParquetSink(args.out, PAYMENT) if args.out else None,
         chargebacks=ParquetSink(args.chargebacks_out, CHARGEBACK) if args.chargebacks_out else None,
         truth=ParquetSink(args.truth_out, GROUND_TRUTH) if args.truth_out else None,
@@ -80,7 +82,7 @@ def simulate(ctx: Context, args: argparse.Namespace) -> int:
     mode = "real time" if args.realtime else "replay"
     print(f"  simulating {config.events:,} payments ({mode}, seed {config.seed}, {args.workers} worker(s))")
     if args.workers > 1 and bootstrap is not None:
-        stats = run_sharded(config, args.workers, bootstrap)
+        stats = run_sharded(config, args.workers, bootstrap, topics=Sinks(truth_topic=sinks.truth_topic))
     else:
         sinks.kafka = KafkaSink(bootstrap) if bootstrap else None
         stats = run(Simulation(config), sinks, realtime=args.realtime, progress=sys.stderr)

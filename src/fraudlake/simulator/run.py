@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TextIO
 
-from fraudlake.contract import CHARGEBACK, PAYMENT, GroundTruth
+from fraudlake.contract import CHARGEBACK, GROUND_TRUTH, PAYMENT, SCHEMA_VERSION, GroundTruth
 from fraudlake.parquet import ParquetSink
 from fraudlake.simulator.generator import SimConfig, Simulation
 from fraudlake.simulator.sinks import KafkaSink
@@ -20,6 +20,7 @@ class Sinks:
     kafka: KafkaSink | None = None
     payments_topic: str = PAYMENTS.name
     chargebacks_topic: str = CHARGEBACKS.name
+    truth_topic: str | None = None
     payments: ParquetSink | None = None
     chargebacks: ParquetSink | None = None
     truth: ParquetSink | None = None
@@ -71,16 +72,21 @@ def run(
                     )
                 if sinks.payments:
                     sinks.payments.add(payment)
-                if sinks.truth:
-                    sinks.truth.add(
-                        GroundTruth(
-                            payment.payment_id,
-                            payment.customer_id,
-                            item.is_fraud,
-                            item.scenario or "",
-                            payment.event_time,
-                        )
+                if sinks.truth or (sinks.kafka and sinks.truth_topic):
+                    truth = GroundTruth(
+                        payment.payment_id,
+                        payment.customer_id,
+                        item.is_fraud,
+                        item.scenario or "",
+                        payment.event_time,
+                        SCHEMA_VERSION,
                     )
+                    if sinks.truth:
+                        sinks.truth.add(truth)
+                    if sinks.kafka and sinks.truth_topic:
+                        sinks.kafka.send(
+                            sinks.truth_topic, item.key, GROUND_TRUTH.to_json(truth), payment.event_time
+                        )
             elif item.chargeback is not None:
                 stats.chargebacks += 1
                 if sinks.kafka:
@@ -119,12 +125,9 @@ def _report(out: TextIO, stats: Stats, total: int, seconds: float) -> None:
     out.flush()
 
 
-def _run_shard(args: tuple[SimConfig, str, str, str]) -> Stats:
-    config, bootstrap, payments_topic, chargebacks_topic = args
-    sinks = Sinks(
-        kafka=KafkaSink(bootstrap), payments_topic=payments_topic, chargebacks_topic=chargebacks_topic
-    )
-    return run(Simulation(config), sinks)
+def _run_shard(args: tuple[SimConfig, str, Sinks]) -> Stats:
+    config, bootstrap, topics = args
+    return run(Simulation(config), replace(topics, kafka=KafkaSink(bootstrap)))
 
 
 def run_sharded(
@@ -132,15 +135,14 @@ def run_sharded(
     workers: int,
     bootstrap: str,
     *,
-    payments_topic: str = PAYMENTS.name,
-    chargebacks_topic: str = CHARGEBACKS.name,
+    topics: Sinks | None = None,
 ) -> Stats:
     """Replay into Kafka from `workers` processes, one shard each: one Python process tops out near
     35k payments/s here, two pass 50k. Deterministic for (seed, workers); ordering holds per
-    customer (what Kafka keys guarantee), not across shards."""
+    customer (what Kafka keys guarantee), not across shards. `topics`: the Kafka topics to write
+    (a Sinks without sinks)."""
     shards = [
-        (replace(config, shard=k, shards=workers), bootstrap, payments_topic, chargebacks_topic)
-        for k in range(workers)
+        (replace(config, shard=k, shards=workers), bootstrap, topics or Sinks()) for k in range(workers)
     ]
     started = time.monotonic()
     with multiprocessing.get_context("fork").Pool(workers) as pool:
