@@ -5,9 +5,12 @@ For every alert in bronze.fraud_alerts: the run of lakehouse_refresh whose load_
 build_silver_gold ended. Delay = that end - the alert's Kafka timestamp. It adds the sink's flush
 wait (FRAUDLAKE_SINK_FLUSH_SECONDS), the wait for the next scheduled run and the run itself.
 Only scheduled runs that started after SINCE count (manual runs, e.g. the tests', are not the
-default schedule). Run it after the platform has been up with demo traffic for a few intervals.
+default schedule). Run it after the platform has been up with demo traffic for a few intervals,
+or with --watch MINUTES: then it watches that long first, counts the runs that start meanwhile and
+also reports what the schedule costs: Airflow's CPU time over the window (its whole process tree,
+task processes included) as a share of one core.
 Writes benchmarks/results/alert-to-gold-<interval>min.json.
-Usage: python benchmarks/alert_to_gold.py [SINCE (ISO time, UTC; default: all)]
+Usage: python benchmarks/alert_to_gold.py [SINCE (ISO time, UTC; default: all) | --watch MINUTES]
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import statistics
 import sys
 import time
 import urllib.parse
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,8 @@ from fraudlake.config import Settings
 from fraudlake.platform.airflow import Airflow
 from fraudlake.platform.context import Context
 from fraudlake.platform.postgres import APP_ROLE, Postgres
+from fraudlake.platform.process import tree_cpu_seconds
+from fraudlake.platform.runner import status
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
@@ -51,7 +56,22 @@ def runs(airflow: Airflow, since: datetime) -> list[dict[str, Any]]:
 
 def main() -> None:
     ctx = Context(Settings.from_env())
-    since = datetime.fromisoformat(sys.argv[1] if len(sys.argv) > 1 else "2000-01-01T00:00:00+00:00")
+    cost = None
+    if sys.argv[1:2] == ["--watch"]:
+        minutes = float(sys.argv[2])
+        since = datetime.now(UTC)
+        pid = status(ctx)["airflow"]["pids"]["airflow"]
+        cpu_before, started = tree_cpu_seconds(pid), time.monotonic()
+        time.sleep(minutes * 60)
+        seconds = time.monotonic() - started
+        cpu = tree_cpu_seconds(pid) - cpu_before
+        cost = {
+            "window_s": round(seconds),
+            "airflow_cpu_s": round(cpu),
+            "share_of_one_core": round(cpu / seconds, 3),
+        }
+    else:
+        since = datetime.fromisoformat(sys.argv[1] if len(sys.argv) > 1 else "2000-01-01T00:00:00+00:00")
     published = runs(Airflow(ctx), since)
     with Postgres(ctx).connect(APP_ROLE) as conn:
         alerts = conn.execute("select kafka_timestamp, loaded_at from bronze.fraud_alerts").fetchall()
@@ -77,6 +97,7 @@ def main() -> None:
         if delays
         else None,
         "run_seconds": [round((r["published"] - r["load_start"]).total_seconds()) for r in published],
+        "airflow_cost": cost,
     }
     (RESULTS_DIR / f"alert-to-gold-{result['interval_minutes']}min.json").write_text(
         json.dumps(result, indent=2) + "\n"

@@ -95,6 +95,24 @@ def test_tree_rss_counts_descendants(tmp_path: Path) -> None:
         process.stop(pid_file, timeout=5)
 
 
+def test_tree_cpu_counts_descendants_that_ended(tmp_path: Path) -> None:
+    busy = "import time\nwhile time.process_time() < 0.6: pass"
+    script = (
+        f"import subprocess, sys, time; subprocess.run([sys.executable, '-c', {busy!r}]); "
+        "print('child done', flush=True); time.sleep(60)"
+    )
+    log = tmp_path / "t.log"
+    pid = process.start_detached([sys.executable, "-c", script], pid_file=tmp_path / "t.pid", log_file=log)
+    try:
+        deadline = time.monotonic() + 20
+        while "child done" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert process._tree(pid) == [pid], "the busy child has ended"
+        assert process.tree_cpu_seconds(pid) >= 0.6
+    finally:
+        process.stop(tmp_path / "t.pid", timeout=5)
+
+
 def test_identity_drops_the_callers_groups() -> None:
     import pwd
 
