@@ -1,7 +1,7 @@
 """
 ### lakehouse_refresh: Bronze (MinIO) -> PostgreSQL `bronze` -> dbt Silver and Gold
 
-Every 10 minutes (`FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES`), one run at a time, no catch-up:
+Every 3 minutes by default (`FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES`), one run at a time, no catch-up:
 
 1. **load_bronze**: the Parquet objects of every complete Bronze batch not yet in the load
    manifest (`bronze.load_manifest`, keyed by object and etag) are copied into PostgreSQL, one

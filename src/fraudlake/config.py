@@ -165,7 +165,7 @@ class Settings:
             airflow_port=reader.port("FRAUDLAKE_AIRFLOW_PORT", 18080),
             airflow_parallelism=reader.integer("FRAUDLAKE_AIRFLOW_PARALLELISM", 2, low=1, high=64),
             lakehouse_interval_minutes=reader.integer(
-                "FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES", 10, low=1, high=1440
+                "FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES", 3, low=1, high=1440
             ),
             start_timeout=reader.integer("FRAUDLAKE_START_TIMEOUT", 120, low=5, high=3600),
             job_rules=reader.optional_path("FRAUDLAKE_JOB_RULES"),
