@@ -12,20 +12,26 @@ In one command, so the noisy shared machine weighs on all alike:
      timestamp of the payment (stamped by the producer when sent), after a warm-up. Three views:
      decisions as written (read uncommitted), decisions as a read_committed consumer sees them
      (exactly-once: waits for the checkpoint), alerts (at-least-once, the low-latency path).
-Writes benchmarks/results/scoring-job.json.
-Usage: python benchmarks/scoring_job.py [EVENTS] [RATE] [DURATION]   (default 500000 2000 60)
+  5. latency baseline, first: the same real-time feed through a plain Python consumer -> producer
+     copy (payment -> copy, Kafka timestamps), so the job's figures read as a ratio to it.
+--checkpoints 5000,30000 measures 4. once per checkpoint interval (the exactly-once sinks commit,
+and every operator snapshots, at each one); --latency-only skips 1-3.
+Writes benchmarks/results/scoring-job.json (scoring-job-latency.json with --latency-only).
+Usage: python benchmarks/scoring_job.py [EVENTS] [RATE] [DURATION] [--latency-only]
+       [--checkpoints MS,MS]   (defaults 500000 2000 60)
 Job settings come from the environment as for `fraudlake job start` (FRAUDLAKE_JOB_*).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing
 import statistics
-import sys
 import threading
 import time
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -260,10 +266,18 @@ def _realtime_feed(bootstrap: str, topic: str, config: SimConfig) -> None:
     )
 
 
-def latency(bench: Bench, rate: int, duration_s: int) -> dict[str, Any]:
-    spec = bench.spec("latency")
-    job_id = bench.jobs.start(spec, fresh=True)
-    results: dict[str, list[tuple[int, str]]] = {"written": [], "committed": [], "alerts": []}
+def measure(
+    bench: Bench,
+    payments_topic: str,
+    outputs: dict[str, tuple[str, bool]],
+    rate: int,
+    duration_s: int,
+    settle_ms: int = 0,
+) -> dict[str, Any]:
+    """Feed `payments_topic` in real time and time each payment to its record in every output
+    (name -> (topic, read_committed)), read until `settle_ms` after the feed: percentiles after the
+    warm-up."""
+    results: dict[str, list[tuple[int, str]]] = {name: [] for name in outputs}
     sent: dict[str, int] = {}
 
     def watch(name: str, topic: str, committed: bool, stop: threading.Event) -> None:
@@ -291,10 +305,8 @@ def latency(bench: Bench, rate: int, duration_s: int) -> dict[str, Any]:
 
     stop = threading.Event()
     watchers = [
-        threading.Thread(target=watch, args=("written", spec.scores_topic, False, stop)),
-        threading.Thread(target=watch, args=("committed", spec.scores_topic, True, stop)),
-        threading.Thread(target=watch, args=("alerts", spec.alerts_topic, False, stop)),
-        threading.Thread(target=watch, args=("payments", spec.payments_topic, False, stop)),
+        threading.Thread(target=watch, args=(name, topic, committed, stop))
+        for name, (topic, committed) in {**outputs, "payments": (payments_topic, False)}.items()
     ]
     for watcher in watchers:
         watcher.start()
@@ -304,26 +316,15 @@ def latency(bench: Bench, rate: int, duration_s: int) -> dict[str, Any]:
     with Postgres(bench.ctx).connect(APP_ROLE) as conn:
         write_customers(conn, all_customers(config))
     feed = multiprocessing.Process(
-        target=_realtime_feed, args=(bench.kafka.bootstrap, spec.payments_topic, config)
+        target=_realtime_feed, args=(bench.kafka.bootstrap, payments_topic, config)
     )
     feed.start()
     feed.join()
-    time.sleep(spec.checkpoint_interval_ms / 1000 + 3)
+    time.sleep(settle_ms / 1000 + 3)
     stop.set()
     for watcher in watchers:
         watcher.join()
-    checkpoint = bench.jobs.flink.rest(f"/jobs/{job_id}/checkpoints")["latest"]["completed"]
-    bench.jobs.stop(spec.name, savepoint=False)
-    summary: dict[str, Any] = {
-        "rate": rate,
-        "duration_s": duration_s,
-        "warm_up_s": WARM_UP_S,
-        # full (hashmap) checkpoints: the velocity window keeps every payment of the last N minutes
-        "last_checkpoint": {
-            "state_mb": round(checkpoint["state_size"] / 1e6, 1),
-            "duration_ms": checkpoint["end_to_end_duration"],
-        },
-    }
+    summary: dict[str, Any] = {"rate": rate, "duration_s": duration_s, "warm_up_s": WARM_UP_S}
     for name, pairs in results.items():
         after_warm_up = config.start_ms + WARM_UP_S * 1000
         lat = sorted(seen - sent[pid] for seen, pid in pairs if pid in sent and sent[pid] >= after_warm_up)
@@ -341,36 +342,104 @@ def latency(bench: Bench, rate: int, duration_s: int) -> dict[str, Any]:
     return summary
 
 
-def main() -> None:
-    events = int(sys.argv[1]) if len(sys.argv) > 1 else 500_000
-    rate = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
-    duration_s = int(sys.argv[3]) if len(sys.argv) > 3 else 60
-    bench = Bench()
+def latency(bench: Bench, rate: int, duration_s: int, checkpoint_interval_ms: int) -> dict[str, Any]:
+    """The job's latency: decisions as written (read uncommitted), decisions as a read_committed
+    consumer sees them (exactly-once: they wait for the checkpoint), alerts (the low-latency path)."""
+    spec = replace(bench.spec("latency"), checkpoint_interval_ms=checkpoint_interval_ms)
+    job_id = bench.jobs.start(spec, fresh=True)
+    outputs = {
+        "written": (spec.scores_topic, False),
+        "committed": (spec.scores_topic, True),
+        "alerts": (spec.alerts_topic, False),
+    }
+    summary = measure(bench, spec.payments_topic, outputs, rate, duration_s, checkpoint_interval_ms)
+    checkpoint = bench.jobs.flink.rest(f"/jobs/{job_id}/checkpoints")["latest"]["completed"]
+    bench.jobs.stop(spec.name, savepoint=False)
+    summary["checkpoint_interval_ms"] = checkpoint_interval_ms
+    summary["last_checkpoint"] = {
+        "state_mb": round(checkpoint["state_size"] / 1e6, 1),
+        "duration_ms": checkpoint["end_to_end_duration"],
+    }
+    return summary
+
+
+def _copy_forever(bootstrap: str, source: str, target: str) -> None:
+    """The latency baseline's copier: each payment forwarded as soon as it is read, newly stamped."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-copy-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 10,
+        }
+    )
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    consumer.subscribe([source])
+    while True:
+        for message in consumer.consume(1000, timeout=0.1):
+            if not message.error():
+                producer.produce(target, message.value(), key=message.key())
+        producer.poll(0)
+
+
+def copy_latency(bench: Bench, rate: int, duration_s: int) -> dict[str, Any]:
+    """Baseline: the same feed through a plain Python consumer -> producer copy."""
+    source = bench.topic("lat-copy-in", PAYMENTS.partitions)
+    target = bench.topic("lat-copy-out", PAYMENTS.partitions)
+    copier = multiprocessing.Process(target=_copy_forever, args=(bench.kafka.bootstrap, source, target))
+    copier.start()
     try:
-        job, payments_topic = throughput(bench, events)
-        print(f"  job: {job['payments_per_s']:,} payments/s ({job})", flush=True)
-        copy = passthrough(bench, payments_topic, events)
-        print(f"  raw passthrough: {copy['records_per_s']:,} records/s", flush=True)
-        lat = latency(bench, rate, duration_s)
-        print(f"  latency at {rate}/s: {json.dumps(lat)}", flush=True)
+        return measure(bench, source, {"copy": (target, False)}, rate, duration_s)
+    finally:
+        copier.terminate()
+        copier.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("events", type=int, nargs="?", default=500_000)
+    parser.add_argument("rate", type=int, nargs="?", default=2000)
+    parser.add_argument("duration", type=int, nargs="?", default=60)
+    parser.add_argument("--latency-only", action="store_true", help="skip the throughput phases")
+    parser.add_argument(
+        "--checkpoints", help="checkpoint intervals (ms, comma separated) to measure latency under"
+    )
+    args = parser.parse_args()
+    bench = Bench()
+    settings = bench.ctx.settings
+    intervals = [int(ms) for ms in args.checkpoints.split(",")] if args.checkpoints else []
+    result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "events": args.events}
+    try:
+        if not args.latency_only:
+            job, payments_topic = throughput(bench, args.events)
+            print(f"  job: {job['payments_per_s']:,} payments/s ({job})", flush=True)
+            copy = passthrough(bench, payments_topic, args.events)
+            print(f"  raw passthrough: {copy['records_per_s']:,} records/s", flush=True)
+            result |= {
+                "raw_passthrough": copy,
+                "job_throughput": job,
+                "job_vs_passthrough": round(job["payments_per_s"] / copy["records_per_s"], 2),
+            }
+        baseline = copy_latency(bench, args.rate, args.duration)
+        print(f"  raw copy latency at {args.rate}/s: {json.dumps(baseline)}", flush=True)
+        result["latency_baseline"] = baseline
+        result["latency"] = []
+        for interval in intervals or [settings.job_checkpoint_interval_ms]:
+            lat = latency(bench, args.rate, args.duration, interval)
+            print(f"  latency at {args.rate}/s, checkpoints {interval} ms: {json.dumps(lat)}", flush=True)
+            result["latency"].append(lat)
     finally:
         bench.close()
-    spec = JobSpec.from_settings(bench.ctx.settings)
-    result = {
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "events": events,
-        "job_settings": {
-            "parallelism": spec.parallelism,
-            "watermark_delay_ms": spec.watermark_delay_ms,
-            "checkpoint_interval_ms": spec.checkpoint_interval_ms,
-            "alerts_delivery": spec.alerts_delivery,
-        },
-        "raw_passthrough": copy,
-        "job_throughput": job,
-        "job_vs_passthrough": round(job["payments_per_s"] / copy["records_per_s"], 2),
-        "latency": lat,
+    spec = JobSpec.from_settings(settings)
+    result["job_settings"] = {
+        "parallelism": spec.parallelism,
+        "watermark_delay_ms": spec.watermark_delay_ms,
+        "alerts_delivery": spec.alerts_delivery,
     }
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    name = "scoring-job.json" if not args.latency_only else "scoring-job-latency.json"
+    (RESULTS.parent / name).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 
