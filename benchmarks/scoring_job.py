@@ -250,11 +250,13 @@ class _SendTimeSink(KafkaSink):
 
 
 def _realtime_config(rate: int, duration_s: int) -> SimConfig:
+    """A steady RATE: without seasonality, which at night would thin the feed to a fraction of it."""
     return SimConfig(
         seed=int(time.time()),
         events=rate * duration_s,
         start_ms=int(time.time() * 1000) + 5000,
         window_ms=duration_s * 1000,
+        seasonal=False,
     )
 
 
@@ -375,8 +377,8 @@ def _copy_forever(bootstrap: str, source: str, target: str) -> None:
     )
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     consumer.subscribe([source])
-    while True:
-        for message in consumer.consume(1000, timeout=0.1):
+    while True:  # a short poll: consume() waits for its batch to fill or the timeout to pass
+        for message in consumer.consume(1000, timeout=0.005):
             if not message.error():
                 producer.produce(target, message.value(), key=message.key())
         producer.poll(0)

@@ -75,4 +75,12 @@ def test_every_setting_is_documented_in_env_example() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
     for variable in VARIABLES:
         assert f"\n{variable.name}=" in example, variable.name
-        assert f"`{variable.name}`" in readme, variable.name
+        assert f"| `{variable.name}` | `{variable.default}` | {variable.help} |" in readme, variable.name
+
+
+def test_documented_defaults_are_the_defaults() -> None:
+    """Setting a variable to its documented default changes nothing: the table cannot drift."""
+    defaults = Settings.from_env({})
+    for variable in VARIABLES:
+        if variable.default and variable.default[0] not in "<~(":
+            assert Settings.from_env({variable.name: variable.default}) == defaults, variable.name
