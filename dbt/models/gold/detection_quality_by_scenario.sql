@@ -8,14 +8,8 @@ select
     bool_or(is_fraud) as is_fraud_scenario,
     count(*)::bigint as payments,
     count(*) filter (where is_alert)::bigint as alerts,
-    round(
-        count(*) filter (where is_alert and is_fraud)::numeric
-        / nullif(count(*) filter (where is_fraud), 0), 4
-    )::numeric(6, 4) as recall,
-    round(
-        count(*) filter (where is_alert and not is_fraud)::numeric
-        / nullif(count(*) filter (where not is_fraud), 0), 4
-    )::numeric(6, 4) as false_positive_rate,
+    {{ share('is_alert', 'is_fraud') }} as recall,
+    {{ share('is_alert', 'not is_fraud') }} as false_positive_rate,
     sum(amount) filter (where is_fraud and not is_alert)::numeric(14, 2) as fraud_amount_missed
 from {{ ref('payment_facts') }}
 where is_fraud is not null

@@ -17,17 +17,8 @@ select
     count(*) filter (where is_alert)::bigint as alerts,
     count(*) filter (where is_alert and is_fraud)::bigint as true_positives,
     count(*) filter (where is_alert and not is_fraud)::bigint as false_positives,
-    round(
-        count(*) filter (where is_alert and is_fraud)::numeric
-        / nullif(count(*) filter (where is_fraud), 0), 4
-    )::numeric(6, 4) as recall,
-    round(
-        count(*) filter (where is_alert and is_fraud)::numeric
-        / nullif(count(*) filter (where is_alert), 0), 4
-    )::numeric(6, 4) as precision,
-    round(
-        count(*) filter (where is_alert and not is_fraud)::numeric
-        / nullif(count(*) filter (where not is_fraud), 0), 4
-    )::numeric(6, 4) as false_positive_rate
+    {{ share('is_alert', 'is_fraud') }} as recall,
+    {{ share('is_fraud', 'is_alert') }} as precision,
+    {{ share('is_alert', 'not is_fraud') }} as false_positive_rate
 from labelled
 group by event_day
