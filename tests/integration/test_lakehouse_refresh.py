@@ -32,6 +32,7 @@ from fraudlake.contract import (
 from fraudlake.lake import bronze
 from fraudlake.platform.airflow import DAGS, Airflow, Run
 from fraudlake.platform.context import Context
+from fraudlake.platform.errors import PlatformError
 from fraudlake.topics import CHARGEBACKS, FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS
 from fraudlake.topics import GROUND_TRUTH as GROUND_TRUTH_TOPIC
 from tests.factories import payment
@@ -326,3 +327,13 @@ def test_stale_bronze_fails_the_freshness_check_but_gold_is_still_published(
     assert set(run.failures) == {"check_freshness"}, "the build ran and published"
     assert any("stale past error_after: bronze.payments" in line for line in run.failures["check_freshness"])
     assert [row[1] for row in _rows(landed, gold, "fraud_kpis_daily", "event_day")] == [1]
+
+
+def test_triggering_a_paused_dag_is_refused_by_name(ctx: Context) -> None:
+    airflow = Airflow(ctx)
+    airflow.api("PATCH", "/api/v2/dags/lakehouse_refresh", {"is_paused": True})
+    try:
+        with pytest.raises(PlatformError, match="lakehouse_refresh is paused"):
+            airflow.trigger("lakehouse_refresh")
+    finally:
+        airflow.api("PATCH", "/api/v2/dags/lakehouse_refresh", {"is_paused": False})

@@ -227,7 +227,15 @@ class Airflow(Service):
             ) from exc
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
-        """Start a run of `dag_id` now (REST API); its run id."""
+        """Start a run of `dag_id` now (REST API); its run id. A paused DAG would queue the run
+        forever, so that is refused by name instead."""
+        if self.api("GET", f"/api/v2/dags/{dag_id}")["is_paused"]:
+            raise PlatformError(
+                self.name,
+                f"{dag_id} is paused: a triggered run would wait until it is unpaused",
+                f"unpause it in the UI ({self.url}/dags/{dag_id}) or with "
+                f'PATCH /api/v2/dags/{dag_id} {{"is_paused": false}}',
+            )
         body = {"logical_date": None, "conf": conf or {}}
         return str(self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)["dag_run_id"])
 
