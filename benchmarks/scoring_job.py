@@ -52,6 +52,7 @@ from fraudlake.platform.context import Context  # noqa: E402
 from fraudlake.platform.kafka import Kafka  # noqa: E402
 from fraudlake.platform.postgres import APP_ROLE, Postgres  # noqa: E402
 from fraudlake.simulator.generator import SimConfig, Simulation, all_customers  # noqa: E402
+from fraudlake.simulator.options import Request, to_config  # noqa: E402
 from fraudlake.simulator.run import Sinks, run  # noqa: E402
 from fraudlake.simulator.sinks import KafkaSink, write_customers  # noqa: E402
 from fraudlake.topics import FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS  # noqa: E402
@@ -250,14 +251,20 @@ class _SendTimeSink(KafkaSink):
 
 
 def _realtime_config(rate: int, duration_s: int) -> SimConfig:
-    """A steady RATE: without seasonality, which at night would thin the feed to a fraction of it."""
-    return SimConfig(
+    """What `simulate --realtime --rate RATE --duration DURATION` runs (a steady rate: no
+    seasonality), starting in 5 s."""
+    request = Request(
         seed=int(time.time()),
-        events=rate * duration_s,
+        events=None,
+        duration_ms=duration_s * 1000,
+        rate=rate,
+        realtime=True,
         start_ms=int(time.time() * 1000) + 5000,
-        window_ms=duration_s * 1000,
-        seasonal=False,
+        customers=None,
+        fraud_rate=0.02,
+        malformed_rate=0.0,
     )
+    return to_config(request)
 
 
 def _realtime_feed(bootstrap: str, topic: str, config: SimConfig) -> None:
