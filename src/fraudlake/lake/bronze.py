@@ -21,17 +21,18 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from fraudlake import contract
 from fraudlake.contract import (
     ALERT,
     CHARGEBACK,
     DEAD_LETTER,
     DECISION,
+    GROUND_TRUTH,
     PAYMENT,
     RecordType,
     Rejection,
 )
-from fraudlake.topics import CHARGEBACKS, FRAUD_ALERTS, GROUND_TRUTH, PAYMENT_SCORES, PAYMENTS, PAYMENTS_DLQ
+from fraudlake.topics import CHARGEBACKS, FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS, PAYMENTS_DLQ
+from fraudlake.topics import GROUND_TRUTH as GROUND_TRUTH_TOPIC
 
 BUCKET = "bronze"
 BATCHES = "_batches"
@@ -45,7 +46,7 @@ RECORDS: dict[str, RecordType[Any]] = {
     FRAUD_ALERTS.name: ALERT,
     CHARGEBACKS.name: CHARGEBACK,
     PAYMENTS_DLQ.name: DEAD_LETTER,
-    GROUND_TRUTH.name: contract.GROUND_TRUTH,
+    GROUND_TRUTH_TOPIC.name: GROUND_TRUTH,
 }
 """The contract record of each landed topic."""
 
@@ -55,7 +56,7 @@ EVENT_TIME: dict[str, str | None] = {
     FRAUD_ALERTS.name: "event_time",
     CHARGEBACKS.name: "reported_at",
     PAYMENTS_DLQ.name: None,  # the Kafka timestamp: the DLQ keeps the input's
-    GROUND_TRUTH.name: "event_time",
+    GROUND_TRUTH_TOPIC.name: "event_time",
 }
 """The column that places a record in dt/hour; the Kafka timestamp when None or unreadable."""
 

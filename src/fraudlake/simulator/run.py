@@ -54,6 +54,7 @@ def run(
 ) -> Stats:
     """Send every item of `sim` to `sinks`; in real time, each item waits for its event time."""
     stats = Stats()
+    truth_topic = sinks.truth_topic if sinks.kafka else None
     started = time.monotonic()
     next_report = started + 1.0
     try:
@@ -72,7 +73,7 @@ def run(
                     )
                 if sinks.payments:
                     sinks.payments.add(payment)
-                if sinks.truth or (sinks.kafka and sinks.truth_topic):
+                if sinks.truth or truth_topic:
                     truth = GroundTruth(
                         payment.payment_id,
                         payment.customer_id,
@@ -83,9 +84,9 @@ def run(
                     )
                     if sinks.truth:
                         sinks.truth.add(truth)
-                    if sinks.kafka and sinks.truth_topic:
+                    if sinks.kafka and truth_topic:
                         sinks.kafka.send(
-                            sinks.truth_topic, item.key, GROUND_TRUTH.to_json(truth), payment.event_time
+                            truth_topic, item.key, GROUND_TRUTH.to_json(truth), payment.event_time
                         )
             elif item.chargeback is not None:
                 stats.chargebacks += 1
