@@ -204,7 +204,7 @@ def throughput(bench: Bench, events: int) -> tuple[dict[str, Any], str]:
     stats = run(Simulation(config), sinks)
     print(f"  preloaded {stats.payments:,} payments in {time.monotonic() - loaded:.1f}s", flush=True)
     flush_partitions(bench, spec.payments_topic, PAYMENTS.partitions, now)
-    job_id = bench.jobs.start(spec, fresh=True)
+    job_id = bench.jobs.start(spec, fresh=True).job_id
     first = last = None
     deadline = time.monotonic() + 1800
     while time.monotonic() < deadline:
@@ -355,7 +355,7 @@ def latency(bench: Bench, rate: int, duration_s: int, checkpoint_interval_ms: in
     """The job's latency: decisions as written (read uncommitted), decisions as a read_committed
     consumer sees them (exactly-once: they wait for the checkpoint), alerts (the low-latency path)."""
     spec = replace(bench.spec("latency"), checkpoint_interval_ms=checkpoint_interval_ms)
-    job_id = bench.jobs.start(spec, fresh=True)
+    job_id = bench.jobs.start(spec, fresh=True).job_id
     outputs = {
         "written": (spec.scores_topic, False),
         "committed": (spec.scores_topic, True),

@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     score.add_argument("--output", type=Path, required=True, help="decisions Parquet to write")
     score.add_argument("--rules", type=Path, help="rules YAML (default: the packaged v1 rules)")
     score.add_argument("--profiles", type=Path, help="customer profiles Parquet (default: PostgreSQL)")
+    score.add_argument(
+        "--history-of",
+        metavar="JOB",
+        help="start from the customers' earlier history that job started from (ops.customer_history)",
+    )
     job = sub.add_parser("job", help="the streaming scoring job on the Flink cluster")
     job_sub = job.add_subparsers(dest="action", required=True)
     start = job_sub.add_parser("start", help="submit; resumes from the last savepoint of `job stop`")
@@ -270,18 +275,21 @@ def _stop_sink(ctx: Context) -> None:
 def _score(ctx: Context, args: argparse.Namespace) -> int:
     from fraudlake.platform.postgres import STREAM_ROLE, Postgres
     from fraudlake.rules import batch, ruleset
+    from fraudlake.rules.history import PriorActivity
 
     try:
         rules = ruleset.load(args.rules) if args.rules else ruleset.load()
     except ruleset.RulesError as exc:
         print(f"error: rules: {exc}", file=sys.stderr)
         return 2
+    prior: list[PriorActivity] = []
     if args.profiles:
         profiles = batch.read_profiles(args.profiles)
-    else:
+    if not args.profiles or args.history_of:
         with Postgres(ctx).connect(STREAM_ROLE) as conn:
-            profiles = batch.profiles_from_postgres(conn)
-    count = batch.score_file(args.input, args.output, rules, profiles)
+            profiles = profiles if args.profiles else batch.profiles_from_postgres(conn)
+            prior = batch.prior_from_postgres(conn, args.history_of) if args.history_of else []
+    count = batch.score_file(args.input, args.output, rules, profiles, prior)
     print(f"  {count:,} decisions (rules {rules.version}) written to {args.output}")
     return 0
 

@@ -3,6 +3,10 @@
 `customer_profiles` is the contract's CustomerProfile table. `customer_profiles_ms` shows the same
 rows with times as UTC epoch milliseconds, as the contract's records carry them: the streaming
 job's JDBC lookup and the batch scorer both read it, so both engines see identical values.
+
+`customer_history` holds, per scoring job, each customer's payments per device from before the
+payments the job reads (rules/history.py PriorActivity); job/prior.py fills it when a job starts
+without state, and the job reads it once.
 """
 
 from __future__ import annotations
@@ -12,6 +16,15 @@ from psycopg import sql
 from fraudlake.contract import CUSTOMER_PROFILE, CustomerProfile
 
 PROFILES_MS_VIEW = f"{CustomerProfile.TABLE}_ms"
+HISTORY_TABLE = "ops.customer_history"
+HISTORY_COLUMNS = {
+    "job_name": "text not null",
+    "customer_id": "text not null",
+    "device_fingerprint": "text not null",
+    "payments": "bigint not null",
+    "successes": "bigint not null",
+    "success_sum": "numeric(18, 2) not null",
+}
 
 
 def _identifier(dotted: str) -> sql.Identifier:
@@ -42,6 +55,13 @@ def profiles_view_ddl() -> sql.Composed:
     )
 
 
+def history_table_ddl() -> sql.Composed:
+    columns = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(k)) for n, k in HISTORY_COLUMNS.items()]
+    return sql.SQL(
+        "create table if not exists {} ({}, primary key (job_name, customer_id, device_fingerprint))"
+    ).format(_identifier(HISTORY_TABLE), sql.SQL(", ").join(columns))
+
+
 def statements() -> list[sql.Composed]:
     """Idempotent DDL of the ops schema's objects, run by the owning role on every `up`."""
-    return [customer_table_ddl(), profiles_view_ddl()]
+    return [customer_table_ddl(), profiles_view_ddl(), history_table_ddl()]

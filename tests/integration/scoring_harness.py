@@ -6,12 +6,14 @@ import base64
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
+from psycopg import sql
 
 from fraudlake.contract import (
     ALERT,
@@ -24,15 +26,21 @@ from fraudlake.contract import (
     Decision,
     Payment,
 )
-from fraudlake.job.control import Jobs
+from fraudlake.job.control import Jobs, Started
 from fraudlake.job.spec import JobSpec
+from fraudlake.lake.bronze import KAFKA_COLUMNS
+from fraudlake.lake.loader import SCHEMA, ensure_tables, table_name
+from fraudlake.ops import HISTORY_TABLE
 from fraudlake.platform.context import Context
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.postgres import APP_ROLE, Postgres
 from fraudlake.simulator.sinks import write_profiles
+from fraudlake.topics import PAYMENTS
 from tests.factories import payment
 
 PARTITIONS = 2
+BRONZE = sql.Identifier(SCHEMA, table_name(PAYMENTS.name))
+HISTORY = sql.Identifier(*HISTORY_TABLE.split("."))
 FLUSH = b"cus-flush"
 
 
@@ -75,13 +83,22 @@ class ScoringJob:
     def suffix(self) -> str:
         return self.spec.name.rsplit("-", 1)[-1]
 
-    def start(self, rules: Path | None = None, savepoint: str | None = None) -> str:
+    def start(self, rules: Path | None = None, savepoint: str | None = None) -> Started:
         spec = self.spec if rules is None else replace(self.spec, rules_path=str(rules))
         return self.jobs.start(spec, savepoint=savepoint, fresh=savepoint is None)
 
     def close(self) -> None:
         if self.jobs.find(self.spec.name):
             self.jobs.stop(self.spec.name, savepoint=False)
+        with Postgres(self.ctx).connect(APP_ROLE) as conn:
+            conn.execute(sql.SQL("delete from {} where job_name = %s").format(HISTORY), [self.spec.name])
+            if conn.execute(
+                "select to_regclass(%s)", [f"{SCHEMA}.{table_name(PAYMENTS.name)}"]
+            ).fetchone() != (None,):
+                conn.execute(
+                    sql.SQL("delete from {} where kafka_topic = %s").format(BRONZE),
+                    [self.spec.payments_topic],
+                )
         admin = Kafka(self.ctx).admin()
         try:
             admin.delete_topics(
@@ -109,6 +126,56 @@ class ScoringJob:
             producer.flush(timeout=60)
         finally:
             producer.close()
+
+    def consumed_and_landed(self, payments: list[Payment]) -> None:
+        """As if an earlier job had read `payments` and the lakehouse had loaded them: produced to
+        the topic, their group offsets committed past them, rows in Bronze at their coordinates."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        producer = KafkaProducer(bootstrap_servers=Kafka(self.ctx).bootstrap, acks="all")
+        try:
+            topic = self.spec.payments_topic
+            sent = [
+                (p, producer.send(topic, key=p.customer_id.encode(), value=PAYMENT.to_json(p)))
+                for p in payments
+            ]
+            coordinates = [(p, future.get(timeout=60)) for p, future in sent]
+        finally:
+            producer.close()
+        ends: dict[int, int] = {}
+        with Postgres(self.ctx).connect(APP_ROLE) as conn:
+            ensure_tables(conn, PAYMENTS.name)
+            for p, meta in coordinates:
+                now = datetime.now(UTC)
+                kafka = (
+                    self.spec.payments_topic,
+                    meta.partition,
+                    meta.offset,
+                    p.customer_id.encode(),
+                    now,
+                    now,
+                )
+                row = asdict(p) | dict(zip(KAFKA_COLUMNS, kafka, strict=False))
+                row |= {
+                    c.name: datetime.fromtimestamp(row[c.name] / 1000, UTC)
+                    for c in PAYMENT.columns
+                    if c.timestamp_ms
+                }
+                conn.execute(
+                    sql.SQL("insert into {} ({}) values ({})").format(
+                        BRONZE,
+                        sql.SQL(", ").join(map(sql.Identifier, row)),
+                        sql.SQL(", ").join(sql.Placeholder() * len(row)),
+                    ),
+                    list(row.values()),
+                )
+                ends[meta.partition] = max(ends.get(meta.partition, 0), meta.offset + 1)
+        consumer = Consumer({"bootstrap.servers": Kafka(self.ctx).bootstrap, "group.id": self.spec.group_id})
+        try:
+            offsets = [TopicPartition(self.spec.payments_topic, p, o) for p, o in ends.items()]
+            consumer.commit(offsets=offsets, asynchronous=False)
+        finally:
+            consumer.close()
 
     def advance(self, event_time: int) -> list[Payment]:
         """One payment per partition at `event_time`, so every partition's watermark passes what came

@@ -29,8 +29,10 @@ from fraudlake.job.control import JobError, JobState
 from fraudlake.job.sql import PLAN_VERSION
 from fraudlake.parquet import ParquetSink
 from fraudlake.platform.context import Context
+from fraudlake.platform.postgres import STREAM_ROLE, Postgres
 from fraudlake.rules import ruleset
-from fraudlake.rules.history import score_stream
+from fraudlake.rules.batch import prior_from_postgres
+from fraudlake.rules.history import PriorActivity, score_stream
 from fraudlake.simulator.generator import SimConfig, Simulation, all_customers
 from fraudlake.simulator.run import Sinks, run
 from fraudlake.simulator.sinks import KafkaSink
@@ -180,6 +182,59 @@ def test_savepoint_restart_keeps_history_across_a_rules_change(job: ScoringJob, 
     assert third.score == 45
     alerts = [alert.alert_id for alert in job.alerts(0, timeout=5)]
     assert len(alerts) == len(set(alerts))
+
+
+def test_a_fresh_start_takes_earlier_history_from_bronze_once(job: ScoringJob) -> None:
+    """An earlier job read three payments of dave and the lakehouse loaded them; a job that starts
+    without state reads them from ops.customer_history, once: a savepoint resume does not again."""
+    s, t = job.suffix, _yesterday_noon()
+    dave = f"cus-dave-{s}"
+    job.profiles([_profile(dave, t)])
+    old = {"device_fingerprint": "fp-old", "device_type": "android"}
+    job.consumed_and_landed(
+        [
+            _pay(dave, t - 3 * DAY, f"{s}-d1", amount=Decimal("40.00")),
+            _pay(dave, t - 2 * DAY, f"{s}-d2", amount=Decimal("60.00")),
+            _pay(dave, t - DAY, f"{s}-d3", status="failed", failure_reason="do_not_honor", **old),
+        ]
+    )
+    started = job.start()
+    assert started.history is not None
+    assert (started.history.customers, started.history.payments) == (1, 3)
+    assert sum(started.history.start_offsets.values()) == 3 and not any(started.history.behind.values())
+    with Postgres(job.ctx).connect(STREAM_ROLE) as conn:
+        prior = prior_from_postgres(conn, job.spec.name)
+    assert sorted(prior, key=lambda a: a.device_fingerprint) == [
+        PriorActivity(dave, "fp-home", 2, 2, Decimal("100.00")),
+        PriorActivity(dave, "fp-old", 1, 0, Decimal("0.00")),
+    ]
+
+    later = [
+        _pay(dave, t, f"{s}-d4", amount=Decimal("200.00")),
+        _pay(dave, t + MINUTE, f"{s}-d5", **old),
+        _pay(dave, t + 2 * MINUTE, f"{s}-d6", device_fingerprint="fp-new", device_type="ios"),
+    ]
+    job.send(later)
+    flush = job.advance(t + 3 * MINUTE)
+    profiles = {dave: _profile(dave, t)}
+    scored = score_stream(
+        sorted([*later, *flush], key=lambda p: p.event_time), profiles, ruleset.load(), 0, prior
+    )
+    expected = _without_scored_at([d for d in scored if not d.payment_id.startswith("flush-")])
+    got = _without_scored_at(job.decisions(3))
+    assert got == expected
+    assert got[f"pay-{s}-d4"].reasons == ("UNUSUAL_AMOUNT: 200.00 EUR = 4.0x the average 50.00",)
+    assert got[f"pay-{s}-d5"].reasons == ("MOBILE_DEVICE: android",)  # fp-old: seen before the job
+    assert "NEW_DEVICE: ios fp-new not seen in 5 earlier payments" in got[f"pay-{s}-d6"].reasons
+
+    location = job.jobs.stop(job.spec.name, savepoint=True)
+    assert location
+    resumed = job.start(savepoint=location)
+    assert resumed.history is None
+    job.send([_pay(dave, t + 4 * MINUTE, f"{s}-d7", device_fingerprint="fp-x")])
+    job.advance(t + 5 * MINUTE)
+    seventh = next(d for d in job.decisions(4) if d.payment_id == f"pay-{s}-d7")
+    assert "NEW_DEVICE: web fp-x not seen in 6 earlier payments" in seventh.reasons  # 9 if read twice
 
 
 def test_parity_with_batch_scorer_on_10k_simulated_payments(

@@ -14,6 +14,7 @@ import pytest
 from fraudlake.config import Settings
 from fraudlake.contract import ALERT, DEAD_LETTER, PAYMENT, SCHEMA_VERSION, Alert, DeadLetter, alert_id_of
 from fraudlake.job.parse import PARSED_FIELDS, parse_row
+from fraudlake.job.prior import PriorHistory
 from fraudlake.job.spec import JobSpec
 from fraudlake.job.sql import job_sql
 from fraudlake.job.watch import render
@@ -60,16 +61,23 @@ def test_sql_rule_columns_keep_a_fixed_order_whatever_the_file_order() -> None:
 
 def test_generated_sql_uses_the_spec_and_keeps_the_password_out_of_the_script() -> None:
     spec = replace(
-        SPEC, payments_topic="in-x", scores_topic="out-x", group_id="grp-x", watermark_delay_ms=250
+        SPEC,
+        name="job-x",
+        payments_topic="in-x",
+        scores_topic="out-x",
+        group_id="grp-x",
+        watermark_delay_ms=250,
+        history_table="ops.history_x",
     )
     statements = job_sql(spec, RULES, password="s3cret")
     script = job_sql(spec, RULES).script()
     assert "s3cret" in "".join(statements.tables)
     assert "s3cret" not in script
-    for value in ("'in-x'", "'out-x'", "'grp-x'", "INTERVAL '0.250' SECOND", "'v1'"):
+    expected = ("'in-x'", "'out-x'", "'grp-x'", "INTERVAL '0.250' SECOND", "'v1'", "'ops.history_x'")
+    for value in (*expected, "FROM prior_activity WHERE `job_name` = 'job-x'"):
         assert value in script, value
     assert statements.config["table.exec.uid.generation"] == "ALWAYS"
-    assert statements.config["pipeline.name"] == SPEC.name
+    assert statements.config["pipeline.name"] == "job-x"
     assert "ROWS BETWEEN 2 PRECEDING AND CURRENT ROW" in script
     assert "'sink.delivery-guarantee' = 'exactly-once'" in script
     assert script.count("INSERT INTO") == 3
@@ -148,3 +156,11 @@ def test_watch_renders_reasons_under_the_headline(stream: str) -> None:
         "alert_id": "a" * 32,
     }
     assert render(stream, record, 0).startswith("1970-01-01 00:00:00  LOW      0  cus-9")
+
+
+def test_prior_history_summary_says_what_bronze_lacked_and_how_to_load_it() -> None:
+    complete = PriorHistory({0: 10, 1: 5}, customers=3, payments=15, behind={0: 0, 1: 0})
+    assert complete.summary() == "earlier history from Bronze: 15 payments of 3 customers"
+    lagging = replace(complete, payments=12, behind={0: 3, 1: 0})
+    assert "Bronze lacks up to 3 earlier payments" in lagging.summary()
+    assert "./fraudlake lake load" in lagging.summary()

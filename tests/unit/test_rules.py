@@ -14,7 +14,7 @@ import yaml
 
 from fraudlake.contract import SCHEMA_VERSION, CustomerProfile, Decision, Payment
 from fraudlake.rules import ruleset
-from fraudlake.rules.history import score_stream
+from fraudlake.rules.history import PriorActivity, score_stream
 from fraudlake.rules.ruleset import RulesError
 from tests.factories import payment
 
@@ -242,3 +242,26 @@ def test_batch_scoring_sorts_by_event_time(tmp_path: Path) -> None:
     expected = list(score_stream(payments, {"cus-1": PROFILE}, RULES, scored_at=0))
     assert [replace(d, scored_at=0) for d in decisions] == expected
     assert "VELOCITY: 3 payments in 2m 0s" in expected[2].reasons
+
+
+def test_prior_activity_counts_as_history_but_holds_no_payment_times() -> None:
+    """Earlier history from Bronze (job/prior.py): counts, sums and devices, never velocity."""
+    prior = [
+        PriorActivity("cus-1", "fp-home", payments=3, successes=2, success_sum=Decimal("100.00")),
+        PriorActivity("cus-1", "fp-old", payments=1, successes=0, success_sum=Decimal("0")),
+    ]
+    payments = [
+        pay(NOON, amount=Decimal("200.00")),
+        pay(NOON + MINUTE, device_fingerprint="fp-old"),
+        pay(NOON + 2 * MINUTE, device_fingerprint="fp-new", device_type="ios"),
+    ]
+    first, old_device, new_device = score_stream(payments, {"cus-1": PROFILE}, RULES, 0, prior)
+    assert first.reasons == ("UNUSUAL_AMOUNT: 200.00 EUR = 4.0x the average 50.00",)
+    assert old_device.reasons == ()
+    assert new_device.reasons == (
+        "MOBILE_DEVICE: ios",
+        "VELOCITY: 3 payments in 2m 0s",
+        "NEW_DEVICE: ios fp-new not seen in 6 earlier payments",
+    )
+    without = list(score_stream(payments, {"cus-1": PROFILE}, RULES, 0))
+    assert fired(without[0]) == {"FIRST_PAYMENT"}

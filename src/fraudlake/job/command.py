@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from fraudlake.job import demo
-from fraudlake.job.control import Jobs
+from fraudlake.job.control import Jobs, Started
 from fraudlake.job.spec import JOB_NAME, JobSpec
 from fraudlake.job.sql import job_sql
 from fraudlake.platform.context import Context
@@ -31,9 +31,10 @@ def job(ctx: Context, args: argparse.Namespace) -> int:
         if args.action == "sql":
             print(job_sql(spec, rules).script(), end="")
             return 0
-        job_id = jobs.start(spec, savepoint=args.from_savepoint, fresh=args.fresh)
-        print(f"  {spec.name} running (rules {rules.version}), job id {job_id}")
-        print(f"  web UI: {Flink(ctx).rest_url}/#/job/running/{job_id}/overview")
+        started = jobs.start(spec, savepoint=args.from_savepoint, fresh=args.fresh)
+        print(f"  {spec.name} running (rules {rules.version}), job id {started.job_id}")
+        print(f"  {_origin(started)}")
+        print(f"  web UI: {Flink(ctx).rest_url}/#/job/running/{started.job_id}/overview")
         return 0
     if args.action == "stop":
         location = jobs.stop(JOB_NAME, savepoint=args.savepoint)
@@ -48,6 +49,12 @@ def job(ctx: Context, args: argparse.Namespace) -> int:
         for key, value in report.items():
             print(f"  {key:22} {value}")
     return 0 if report["state"] == "RUNNING" else 3
+
+
+def _origin(started: Started) -> str:
+    if started.history is None:
+        return f"resumed from {started.resumed_from}"
+    return started.history.summary()
 
 
 def job_line(ctx: Context) -> str:
@@ -70,9 +77,7 @@ def start_with_platform(ctx: Context, out: TextIO, demo_traffic: bool) -> list[s
         if running:
             notes.append(f"already {running['state']}")
         else:
-            resume = jobs.state(JOB_NAME).last_savepoint
-            jobs.start(JobSpec.from_settings(ctx.settings))
-            notes.append(f"resumed from {resume}" if resume else "started")
+            notes.append(_origin(jobs.start(JobSpec.from_settings(ctx.settings))))
     rate = ctx.settings.demo_rate if demo_traffic else 0
     if rate:
         with progress.step("start demo traffic") as notes:

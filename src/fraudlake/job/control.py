@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from fraudlake.config import PROJECT_ROOT
+from fraudlake.job import prior
 from fraudlake.job.spec import PASSWORD_ENV, JobSpec
 from fraudlake.job.sql import PLAN_VERSION
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.flink import Flink
-from fraudlake.platform.postgres import STREAM_ROLE, Postgres
+from fraudlake.platform.postgres import APP_ROLE, STREAM_ROLE, Postgres
 
 PROGRAM = Path(__file__).with_name("main.py")
 SOURCES = PROJECT_ROOT / "src"
@@ -59,6 +60,14 @@ class JobState:
     """The plan version of the job last submitted."""
 
 
+@dataclass(frozen=True)
+class Started:
+    job_id: str
+    resumed_from: str | None
+    history: prior.PriorHistory | None
+    """What Bronze gave a job that started without state (None when it resumed its own)."""
+
+
 class Jobs:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -85,8 +94,9 @@ class Jobs:
                 return dict(job)
         return None
 
-    def start(self, spec: JobSpec, savepoint: str | None = None, fresh: bool = False) -> str:
-        """Submit the job; resumes from `savepoint`, else the last recorded one unless `fresh`."""
+    def start(self, spec: JobSpec, savepoint: str | None = None, fresh: bool = False) -> Started:
+        """Submit the job; resumes from `savepoint`, else the last recorded one unless `fresh`.
+        Without one, the customers' earlier history is first taken from Bronze (job/prior.py)."""
         running = self.find(spec.name)
         if running:
             raise JobError(
@@ -99,8 +109,10 @@ class Jobs:
             raise JobError(
                 f"the last savepoint of {spec.name} ({resume}) was written by job plan "
                 f"{known.savepoint_plan}; this version runs plan {PLAN_VERSION}, which cannot restore it",
-                fix="start without it: `fraudlake job start --fresh` (customer history starts empty again)",
+                fix="start without it: `./fraudlake lake load`, then `./fraudlake job start --fresh` "
+                "(customer history then comes from Bronze, complete up to the job's offsets)",
             )
+        history = None if resume else self.prior_history(spec)
         spec_file = self.ctx.data("jobs") / f"{spec.name}.spec.json"
         spec_file.parent.mkdir(parents=True, exist_ok=True)
         spec_file.write_text(spec.to_json())
@@ -125,17 +137,23 @@ class Jobs:
             )
         job_id = done.stdout.split("JobID")[-1].split()[0]
         self.remember(spec.name, replace(known, job_plan=PLAN_VERSION))
-        self.wait(job_id, {"RUNNING"}, tasks=True)
-        return job_id
+        self.wait(job_id, {"RUNNING"}, tasks={"RUNNING", "FINISHED"})
+        return Started(job_id, resume, history)
 
-    def wait(self, job_id: str, wanted: set[str], timeout: float = 120, tasks: bool = False) -> str:
-        """Until the job is in a `wanted` state (with `tasks`, every task too: state restored)."""
+    def prior_history(self, spec: JobSpec) -> prior.PriorHistory:
+        offsets = prior.start_offsets(spec.bootstrap, spec.payments_topic, spec.group_id)
+        with Postgres(self.ctx).connect(APP_ROLE) as conn:
+            return prior.rebuild(conn, spec.name, spec.payments_topic, offsets)
+
+    def wait(self, job_id: str, wanted: set[str], timeout: float = 120, tasks: set[str] | None = None) -> str:
+        """Until the job is in a `wanted` state and, given `tasks`, every task in one of those
+        (running: state restored; finished: the prior-history scan read its table)."""
         deadline = time.monotonic() + timeout
         state = "UNKNOWN"
         while time.monotonic() < deadline:
             job = self.flink.rest(f"/jobs/{job_id}")
             state = job["state"]
-            if state in wanted and (not tasks or all(v["status"] in wanted for v in job["vertices"])):
+            if state in wanted and (not tasks or all(v["status"] in tasks for v in job["vertices"])):
                 return str(state)
             if state in {"FAILED", "CANCELED", "FINISHED", "RESTARTING"}:
                 break

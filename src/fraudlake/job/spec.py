@@ -31,6 +31,7 @@ class JobSpec:
     jdbc_url: str
     jdbc_user: str
     profiles_table: str
+    history_table: str
     rules_path: str
     parallelism: int
     watermark_delay_ms: int
@@ -42,7 +43,7 @@ class JobSpec:
 
     @classmethod
     def from_settings(cls, settings: Settings, rules_path: Path | None = None, **changes: Any) -> JobSpec:
-        from fraudlake.ops import PROFILES_MS_VIEW
+        from fraudlake.ops import HISTORY_TABLE, PROFILES_MS_VIEW
         from fraudlake.platform.postgres import STREAM_ROLE
 
         host = settings.bind_host
@@ -57,6 +58,7 @@ class JobSpec:
             jdbc_url=f"jdbc:postgresql://{host}:{settings.pg_port}/{settings.pg_database}",
             jdbc_user=STREAM_ROLE,
             profiles_table=PROFILES_MS_VIEW,
+            history_table=HISTORY_TABLE,
             rules_path=str((rules_path or settings.job_rules or DEFAULT_RULES).resolve()),
             parallelism=settings.job_parallelism,
             watermark_delay_ms=settings.job_watermark_delay_ms,

@@ -5,6 +5,7 @@ Pipeline (docs/decisions/0003-streaming-hot-path.md says why SQL):
     payments (Kafka, raw bytes; event-time watermark read from the JSON)
       -> parse_payment (Python UDF: the contract's parse)   -> rejected or late: payments-dlq
       -> lookup join on the customer profile (JDBC, cached)
+      + prior activity     (JDBC scan of ops.customer_history, read once at the start; job/prior.py)
       -> customer totals   (OVER customer ROWS UNBOUNDED: payments, successes, success sum before this one)
       -> velocity          (OVER customer's last N payments: time since the earliest of them)
       -> device history    (OVER customer+device ROWS UNBOUNDED: seen before?)
@@ -30,8 +31,9 @@ from fraudlake.rules.history import velocity_count
 from fraudlake.rules.ruleset import RuleSet
 
 PARSE_FUNCTION = "parse_payment"
-PLAN_VERSION = 2
-"""1: velocity as a 10-minute RANGE window; 2: velocity from the last min_payments payments (ROWS)."""
+PLAN_VERSION = 3
+"""1: velocity as a 10-minute RANGE window; 2: velocity from the last min_payments payments (ROWS);
+3: the windows also read prior activity (job/prior.py)."""
 ALERT_ID = "SUBSTRING(SHA256(CONCAT(payment_id, ':', rules_version)) FROM 1 FOR 32)"
 """contract.alert_id_of in SQL."""
 MAX_FUTURE_MINUTES = 5
@@ -156,18 +158,16 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
         )
     }
 )"""
+    jdbc = {"connector": "jdbc", "url": spec.jdbc_url, "username": spec.jdbc_user, "password": password}
     profiles = f"""CREATE TEMPORARY TABLE customer_profiles (
   `customer_id` STRING, `country` STRING, `timezone` STRING, `registered_at` BIGINT,
   PRIMARY KEY (`customer_id`) NOT ENFORCED
 ) WITH (
   {
         _options(
-            {
-                "connector": "jdbc",
-                "url": spec.jdbc_url,
+            jdbc
+            | {
                 "table-name": spec.profiles_table,
-                "username": spec.jdbc_user,
-                "password": password,
                 "lookup.cache": "PARTIAL",
                 "lookup.partial-cache.max-rows": "200000",
                 "lookup.partial-cache.expire-after-write": f"{spec.profile_cache_s} s",
@@ -177,9 +177,21 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
         )
     }
 )"""
+    # Read once at the start (a bounded scan; a savepoint records it as finished). All rows sit at
+    # 1 ms past the epoch, before any payment of their customer, and the watermark just below them;
+    # not at 0: the bounded OVER window drops rows at or before its last time, which starts at 0.
+    prior = f"""CREATE TEMPORARY TABLE prior_activity (
+  `job_name` STRING, `customer_id` STRING, `device_fingerprint` STRING,
+  `payments` BIGINT, `successes` BIGINT, `success_sum` DECIMAL(18, 2),
+  `rowtime` AS TO_TIMESTAMP_LTZ(1, 3),
+  WATERMARK FOR `rowtime` AS `rowtime` - INTERVAL '0.001' SECOND
+) WITH (
+  {_options(jdbc | {"table-name": spec.history_table, "scan.fetch-size": "1000"})}
+)"""
     tables = [
         source,
         profiles,
+        prior,
         _kafka_sink(spec, "decisions_sink", spec.scores_topic, DECISION, "exactly-once"),
         _kafka_sink(spec, "alerts_sink", spec.alerts_topic, ALERT, spec.alerts_delivery),
         _kafka_sink(
@@ -205,22 +217,23 @@ FROM payments_source""",
         f"""CREATE TEMPORARY VIEW payments_valid AS
 SELECT {payment_fields}, x.`rowtime` AS `rowtime`, x.`proctime` AS `proctime`
 FROM parsed AS x WHERE x.p.`reason` IS NULL""",
-        """CREATE TEMPORARY VIEW enriched AS
-SELECT v.*, c.`customer_id` AS profile_customer_id, c.`country` AS profile_country,
+        f"""CREATE TEMPORARY VIEW enriched AS
+SELECT {", ".join(f"v.`{name}`" for name in PAYMENT.names)}, v.`rowtime`,
+  c.`customer_id` AS profile_customer_id, c.`country` AS profile_country,
   c.`timezone` AS profile_timezone, c.`registered_at` AS profile_registered_ms
 FROM payments_valid AS v
 LEFT JOIN customer_profiles FOR SYSTEM_TIME AS OF v.`proctime` AS c ON v.`customer_id` = c.`customer_id`""",
+        _activity_view(spec),
         """CREATE TEMPORARY VIEW customer_totals AS
 SELECT *,
-  COUNT(*) OVER w - 1 AS prior_payments,
-  SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) OVER w
-    - CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END AS prior_successes,
-  SUM(CASE WHEN status = 'succeeded' THEN amount ELSE CAST(0 AS DECIMAL(12, 2)) END) OVER w
-    - CASE WHEN status = 'succeeded' THEN amount ELSE CAST(0 AS DECIMAL(12, 2)) END AS prior_success_sum
-FROM enriched
+  SUM(n_payments) OVER w - n_payments AS prior_payments,
+  SUM(n_successes) OVER w - n_successes AS prior_successes,
+  SUM(success_amount) OVER w - success_amount AS prior_success_sum
+FROM activity
 WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime` ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
+        # COUNT(event_time): prior activity rows have none, so they never count as recent payments
         f"""CREATE TEMPORARY VIEW velocity AS
-SELECT *, CASE WHEN COUNT(*) OVER w > {earlier} THEN event_time - MIN(event_time) OVER w END
+SELECT *, CASE WHEN COUNT(event_time) OVER w > {earlier} THEN event_time - MIN(event_time) OVER w END
   AS velocity_span_ms
 FROM customer_totals
 WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime` ROWS BETWEEN {earlier} PRECEDING AND CURRENT ROW)""",
@@ -231,7 +244,7 @@ WINDOW w AS (PARTITION BY customer_id, device_fingerprint ORDER BY `rowtime`
   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
         "CREATE TEMPORARY VIEW fired AS\nSELECT *,\n  "
         + ",\n  ".join(rules_sql.fired_columns(rules))
-        + "\nFROM features",
+        + "\nFROM features WHERE is_payment",
         _decisions_view(rules),
     ]
     decision_names = ", ".join(f"`{n}`" for n in DECISION.names)
@@ -247,9 +260,35 @@ FROM parsed AS x WHERE x.p.`reason` IS NOT NULL""",
     return JobSql(config, tables, views, inserts)
 
 
+def _activity_view(spec: JobSpec) -> str:
+    """Payments and prior activity as one stream of weighted rows, keyed like the payments."""
+    succeeded = "status = 'succeeded'"
+    payments = (
+        "SELECT *, TRUE AS is_payment, CAST(1 AS BIGINT) AS n_payments,\n"
+        f"  CAST(CASE WHEN {succeeded} THEN 1 ELSE 0 END AS BIGINT) AS n_successes,\n"
+        f"  CAST(CASE WHEN {succeeded} THEN amount ELSE 0 END AS DECIMAL(18, 2)) AS success_amount\n"
+        "FROM enriched"
+    )
+    kept = {"customer_id", "device_fingerprint"}
+    nulls = [
+        f"`{c.name}`" if c.name in kept else f"CAST(NULL AS {flink_type(c)}) AS `{c.name}`"
+        for c in PAYMENT.columns
+    ]
+    profile = ["profile_customer_id", "profile_country", "profile_timezone"]
+    prior = (
+        f"SELECT {', '.join(nulls)}, `rowtime`,\n  "
+        + ", ".join(f"CAST(NULL AS STRING) AS {name}" for name in profile)
+        + ", CAST(NULL AS BIGINT) AS profile_registered_ms,\n"
+        "  FALSE, `payments`, `successes`, `success_sum`\n"
+        f"FROM prior_activity WHERE `job_name` = {rules_sql.literal(spec.name)}"
+    )
+    return f"CREATE TEMPORARY VIEW activity AS\n{payments}\nUNION ALL\n{prior}"
+
+
 def _decisions_view(rules: RuleSet) -> str:
+    """The decisions; `scored_at` reads the clock once per row (an inner select, which the planner
+    does not merge into an expression that reads it twice)."""
     columns = rules_sql.decision_columns(rules)
-    now = "CAST(CURRENT_ROW_TIMESTAMP() AS TIMESTAMP(3))"
     return f"""CREATE TEMPORARY VIEW decisions AS
 SELECT CAST(customer_id AS BYTES) AS `kafka_key`, payment_id, customer_id,
   {columns["score"]} AS score,
@@ -258,8 +297,8 @@ SELECT CAST(customer_id AS BYTES) AS `kafka_key`, payment_id, customer_id,
   {columns["reasons"]} AS reasons,
   CAST({rules_sql.literal(rules.version)} AS STRING) AS rules_version,
   event_time,
-  UNIX_TIMESTAMP(DATE_FORMAT({now}, 'yyyy-MM-dd HH:mm:ss')) * 1000
-    + EXTRACT(MILLISECOND FROM {now}) AS scored_at,
+  UNIX_TIMESTAMP(DATE_FORMAT(scored_ts, 'yyyy-MM-dd HH:mm:ss')) * 1000
+    + EXTRACT(MILLISECOND FROM scored_ts) AS scored_at,
   CAST({SCHEMA_VERSION} AS BIGINT) AS schema_version,
   amount, currency, merchant_id
-FROM fired"""
+FROM (SELECT *, CAST(CURRENT_ROW_TIMESTAMP() AS TIMESTAMP(3)) AS scored_ts FROM fired)"""

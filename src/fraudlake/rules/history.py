@@ -7,6 +7,10 @@ Velocity keeps only those few times, so its state is bounded per customer whatev
 rate; counts, sums and seen devices last as long as the history (the streaming job expires a
 customer's state after its TTL, FRAUDLAKE_JOB_STATE_TTL_DAYS).
 
+History that predates the stream arrives as `PriorActivity` rows, one per customer and device
+(counts and sums of payments the engine never saw). They seed counts, sums and seen devices; they
+hold no payment times, so velocity starts with the first payment the engine sees.
+
 Ties: payments of one customer at the same millisecond are ordered by payment_id here and by
 arrival in the stream. The simulator never emits such ties, so parity is exact on its traffic.
 """
@@ -21,6 +25,17 @@ from decimal import Decimal
 from fraudlake.contract import CustomerProfile, Decision, Payment
 from fraudlake.rules.engine import Features, evaluate
 from fraudlake.rules.ruleset import RuleSet
+
+
+@dataclass(frozen=True, slots=True)
+class PriorActivity:
+    """A customer's payments on one device before the engine's first payment (ops.customer_history)."""
+
+    customer_id: str
+    device_fingerprint: str
+    payments: int
+    successes: int
+    success_sum: Decimal
 
 
 @dataclass
@@ -47,6 +62,12 @@ class CustomerHistory:
             device_seen=payment.device_fingerprint in self.devices,
         )
 
+    def seed(self, prior: PriorActivity) -> None:
+        self.payments += prior.payments
+        self.successes += prior.successes
+        self.success_sum += prior.success_sum
+        self.devices.add(prior.device_fingerprint)
+
     def add(self, payment: Payment) -> None:
         self.payments += 1
         if payment.status == "succeeded":
@@ -66,9 +87,13 @@ def score_stream(
     profiles: Mapping[str, CustomerProfile],
     rules: RuleSet,
     scored_at: int,
+    prior: Iterable[PriorActivity] = (),
 ) -> Iterator[Decision]:
-    """Decisions for payments already in event-time order, keeping each customer's history."""
+    """Decisions for payments already in event-time order, keeping each customer's history from
+    `prior` on."""
     histories: dict[str, CustomerHistory] = {}
+    for activity in prior:
+        histories.setdefault(activity.customer_id, CustomerHistory()).seed(activity)
     count = velocity_count(rules)
     for payment in payments:
         history = histories.setdefault(payment.customer_id, CustomerHistory())
