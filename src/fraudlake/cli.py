@@ -41,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--rate", type=float, help="real-time payments per second (default 100)")
     sim.add_argument("--start", help="ISO date-time of the first event (UTC)")
     sim.add_argument("--customers", type=int, help="customer base size (default events/25, min 200)")
+    sim.add_argument(
+        "--population-seed",
+        type=int,
+        help="seed of the customer base (default --seed): keep it to keep the customers",
+    )
     sim.add_argument("--fraud-rate", type=float, default=0.02, help="share of payments that are fraud")
     sim.add_argument("--malformed-rate", type=float, default=0.0, help="share of extra malformed events")
     sim.add_argument("--out", type=Path, help="also write payments to this Parquet file")

@@ -29,7 +29,7 @@ from fraudlake.job.control import JobError, JobState
 from fraudlake.job.sql import PLAN_VERSION
 from fraudlake.parquet import ParquetSink
 from fraudlake.platform.context import Context
-from fraudlake.platform.postgres import STREAM_ROLE, Postgres
+from fraudlake.platform.postgres import APP_ROLE, STREAM_ROLE, Postgres
 from fraudlake.rules import ruleset
 from fraudlake.rules.batch import prior_from_postgres
 from fraudlake.rules.history import PriorActivity, score_stream
@@ -186,7 +186,8 @@ def test_savepoint_restart_keeps_history_across_a_rules_change(job: ScoringJob, 
 
 def test_a_fresh_start_takes_earlier_history_from_bronze_once(job: ScoringJob) -> None:
     """An earlier job read three payments of dave and the lakehouse loaded them; a job that starts
-    without state reads them from ops.customer_history, once: a savepoint resume does not again."""
+    without state looks them up in ops.customer_history at dave's first payment and keeps them in
+    its state: a savepoint resume does not add them again."""
     s, t = job.suffix, _yesterday_noon()
     dave = f"cus-dave-{s}"
     job.profiles([_profile(dave, t)])
@@ -198,6 +199,10 @@ def test_a_fresh_start_takes_earlier_history_from_bronze_once(job: ScoringJob) -
             _pay(dave, t - DAY, f"{s}-d3", status="failed", failure_reason="do_not_honor", **old),
         ]
     )
+    with Postgres(job.ctx).connect(APP_ROLE) as conn:  # another job's history of dave: not this one's
+        conn.execute(
+            "insert into ops.customer_history values (%s, %s, 'fp-x', 100, 100, 5000)", [f"other-{s}", dave]
+        )
     started = job.start()
     assert started.history is not None
     assert (started.history.customers, started.history.payments) == (1, 3)
@@ -234,7 +239,9 @@ def test_a_fresh_start_takes_earlier_history_from_bronze_once(job: ScoringJob) -
     job.send([_pay(dave, t + 4 * MINUTE, f"{s}-d7", device_fingerprint="fp-x")])
     job.advance(t + 5 * MINUTE)
     seventh = next(d for d in job.decisions(4) if d.payment_id == f"pay-{s}-d7")
-    assert "NEW_DEVICE: web fp-x not seen in 6 earlier payments" in seventh.reasons  # 9 if read twice
+    assert "NEW_DEVICE: web fp-x not seen in 6 earlier payments" in seventh.reasons
+    with Postgres(job.ctx).connect(APP_ROLE) as conn:
+        conn.execute("delete from ops.customer_history where job_name = %s", [f"other-{s}"])
 
 
 def test_parity_with_batch_scorer_on_10k_simulated_payments(
@@ -277,3 +284,5 @@ def test_a_savepoint_of_an_older_plan_is_refused_with_the_way_out(job: ScoringJo
     assert f"written by job plan 1; this version runs plan {PLAN_VERSION}" in refused.value.cause
     assert "fraudlake job start --fresh" in refused.value.fix
     assert job.jobs.find(name) is None
+    job.start()  # --fresh: the old savepoint is history now, and `up` must not resume it
+    assert job.jobs.state(name) == JobState(last_savepoint=None, savepoint_plan=1, job_plan=PLAN_VERSION)

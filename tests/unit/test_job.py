@@ -74,7 +74,7 @@ def test_generated_sql_uses_the_spec_and_keeps_the_password_out_of_the_script() 
     assert "s3cret" in "".join(statements.tables)
     assert "s3cret" not in script
     expected = ("'in-x'", "'out-x'", "'grp-x'", "INTERVAL '0.250' SECOND", "'v1'", "'ops.history_x'")
-    for value in (*expected, "FROM prior_activity WHERE `job_name` = 'job-x'"):
+    for value in (*expected, "h.`job_name` = 'job-x' AND", "d.`job_name` = 'job-x' AND"):
         assert value in script, value
     assert statements.config["table.exec.uid.generation"] == "ALWAYS"
     assert statements.config["pipeline.name"] == "job-x"

@@ -32,6 +32,24 @@ def test_same_seed_same_events_other_seed_other_events() -> None:
     assert first(1) != first(2)
 
 
+def test_runs_with_one_population_seed_share_their_customers_not_their_payments() -> None:
+    """The demo's hourly runs: new payments every hour, from the same customer base."""
+
+    def run(seed: int, start: int) -> Simulation:
+        return Simulation(SimConfig(seed=seed, events=2000, start_ms=start, customers=500, population_seed=9))
+
+    first, next_hour = run(1, START), run(2, START + 3_600_000)
+    assert [c.profile.customer_id for c in first.customers] == [
+        c.profile.customer_id for c in next_hour.customers
+    ]
+    assert [c.devices for c in first.customers] == [c.devices for c in next_hour.customers]
+    items = [list(s.items()) for s in (first, next_hour)]
+    keys = [{i.key for i in hour} for hour in items]
+    assert len(keys[0] & keys[1]) > 100  # both hours' payments come from the same customers
+    payments = [{i.payment.payment_id for i in hour if i.payment} for hour in items]
+    assert payments[0] and not payments[0] & payments[1]
+
+
 def test_exactly_the_asked_number_of_payments_in_time_order() -> None:
     items = _items()
     assert sum(item.payment is not None for item in items) == 100_000

@@ -136,7 +136,9 @@ class Jobs:
                 ][-25:],
             )
         job_id = done.stdout.split("JobID")[-1].split()[0]
-        self.remember(spec.name, replace(known, job_plan=PLAN_VERSION))
+        # a fresh start makes the last savepoint history: `up` must not roll the job back to it
+        kept = known.last_savepoint if resume else None
+        self.remember(spec.name, replace(known, job_plan=PLAN_VERSION, last_savepoint=kept))
         self.wait(job_id, {"RUNNING"}, tasks={"RUNNING", "FINISHED"})
         return Started(job_id, resume, history)
 

@@ -5,7 +5,7 @@ Pipeline (docs/decisions/0003-streaming-hot-path.md says why SQL):
     payments (Kafka, raw bytes; event-time watermark read from the JSON)
       -> parse_payment (Python UDF: the contract's parse)   -> rejected or late: payments-dlq
       -> lookup join on the customer profile (JDBC, cached)
-      + prior activity     (JDBC scan of ops.customer_history, read once at the start; job/prior.py)
+      -> lookup joins on the customer's history before the job (JDBC, cached; job/prior.py)
       -> customer totals   (OVER customer ROWS UNBOUNDED: payments, successes, success sum before this one)
       -> velocity          (OVER customer's last N payments: time since the earliest of them)
       -> device history    (OVER customer+device ROWS UNBOUNDED: seen before?)
@@ -33,7 +33,7 @@ from fraudlake.rules.ruleset import RuleSet
 PARSE_FUNCTION = "parse_payment"
 PLAN_VERSION = 3
 """1: velocity as a 10-minute RANGE window; 2: velocity from the last min_payments payments (ROWS);
-3: the windows also read prior activity (job/prior.py)."""
+3: the windows add the history from before the job (job/prior.py), kept from each key's first row."""
 ALERT_ID = "SUBSTRING(SHA256(CONCAT(payment_id, ':', rules_version)) FROM 1 FOR 32)"
 """contract.alert_id_of in SQL."""
 MAX_FUTURE_MINUTES = 5
@@ -177,21 +177,33 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
         )
     }
 )"""
-    # Read once at the start (a bounded scan; a savepoint records it as finished). All rows sit at
-    # 1 ms past the epoch, before any payment of their customer, and the watermark just below them;
-    # not at 0: the bounded OVER window drops rows at or before its last time, which starts at 0.
-    prior = f"""CREATE TEMPORARY TABLE prior_activity (
-  `job_name` STRING, `customer_id` STRING, `device_fingerprint` STRING,
+    # The history before the job (job/prior.py) never changes while the job runs: a customer absent
+    # from it stays absent, so misses are cached too, and each key is queried about once.
+    history = {
+        "lookup.cache": "PARTIAL",
+        "lookup.partial-cache.max-rows": "200000",
+        "lookup.partial-cache.expire-after-write": "1 d",
+        "lookup.partial-cache.cache-missing-key": "true",
+        "lookup.max-retries": "5",
+    }
+    history_totals = f"""CREATE TEMPORARY TABLE history_totals (
+  `job_name` STRING, `customer_id` STRING,
   `payments` BIGINT, `successes` BIGINT, `success_sum` DECIMAL(18, 2),
-  `rowtime` AS TO_TIMESTAMP_LTZ(1, 3),
-  WATERMARK FOR `rowtime` AS `rowtime` - INTERVAL '0.001' SECOND
+  PRIMARY KEY (`job_name`, `customer_id`) NOT ENFORCED
 ) WITH (
-  {_options(jdbc | {"table-name": spec.history_table, "scan.fetch-size": "1000"})}
+  {_options(jdbc | history | {"table-name": spec.history_totals_view})}
+)"""
+    history_devices = f"""CREATE TEMPORARY TABLE history_devices (
+  `job_name` STRING, `customer_id` STRING, `device_fingerprint` STRING, `payments` BIGINT,
+  PRIMARY KEY (`job_name`, `customer_id`, `device_fingerprint`) NOT ENFORCED
+) WITH (
+  {_options(jdbc | history | {"table-name": spec.history_table})}
 )"""
     tables = [
         source,
         profiles,
-        prior,
+        history_totals,
+        history_devices,
         _kafka_sink(spec, "decisions_sink", spec.scores_topic, DECISION, "exactly-once"),
         _kafka_sink(spec, "alerts_sink", spec.alerts_topic, ALERT, spec.alerts_delivery),
         _kafka_sink(
@@ -218,33 +230,43 @@ FROM payments_source""",
 SELECT {payment_fields}, x.`rowtime` AS `rowtime`, x.`proctime` AS `proctime`
 FROM parsed AS x WHERE x.p.`reason` IS NULL""",
         f"""CREATE TEMPORARY VIEW enriched AS
-SELECT {", ".join(f"v.`{name}`" for name in PAYMENT.names)}, v.`rowtime`,
-  c.`customer_id` AS profile_customer_id, c.`country` AS profile_country,
-  c.`timezone` AS profile_timezone, c.`registered_at` AS profile_registered_ms
+SELECT v.*, c.`customer_id` AS profile_customer_id, c.`country` AS profile_country,
+  c.`timezone` AS profile_timezone, c.`registered_at` AS profile_registered_ms,
+  h.`payments` AS history_payments, h.`successes` AS history_successes,
+  h.`success_sum` AS history_success_sum, d.`payments` AS history_device_payments
 FROM payments_valid AS v
-LEFT JOIN customer_profiles FOR SYSTEM_TIME AS OF v.`proctime` AS c ON v.`customer_id` = c.`customer_id`""",
-        _activity_view(spec),
+LEFT JOIN customer_profiles FOR SYSTEM_TIME AS OF v.`proctime` AS c ON v.`customer_id` = c.`customer_id`
+LEFT JOIN history_totals FOR SYSTEM_TIME AS OF v.`proctime` AS h
+  ON h.`job_name` = {rules_sql.literal(spec.name)} AND h.`customer_id` = v.`customer_id`
+LEFT JOIN history_devices FOR SYSTEM_TIME AS OF v.`proctime` AS d
+  ON d.`job_name` = {rules_sql.literal(spec.name)} AND d.`customer_id` = v.`customer_id`
+  AND d.`device_fingerprint` = v.`device_fingerprint`""",
+        # FIRST_VALUE: the history as looked up at the key's first payment, kept in the window's state
         """CREATE TEMPORARY VIEW customer_totals AS
 SELECT *,
-  SUM(n_payments) OVER w - n_payments AS prior_payments,
-  SUM(n_successes) OVER w - n_successes AS prior_successes,
-  SUM(success_amount) OVER w - success_amount AS prior_success_sum
-FROM activity
+  COUNT(*) OVER w - 1 + COALESCE(FIRST_VALUE(history_payments) OVER w, 0) AS prior_payments,
+  SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) OVER w
+    - CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END
+    + COALESCE(FIRST_VALUE(history_successes) OVER w, 0) AS prior_successes,
+  SUM(CASE WHEN status = 'succeeded' THEN amount ELSE CAST(0 AS DECIMAL(12, 2)) END) OVER w
+    - CASE WHEN status = 'succeeded' THEN amount ELSE CAST(0 AS DECIMAL(12, 2)) END
+    + COALESCE(FIRST_VALUE(history_success_sum) OVER w, 0) AS prior_success_sum
+FROM enriched
 WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime` ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
-        # COUNT(event_time): prior activity rows have none, so they never count as recent payments
         f"""CREATE TEMPORARY VIEW velocity AS
-SELECT *, CASE WHEN COUNT(event_time) OVER w > {earlier} THEN event_time - MIN(event_time) OVER w END
+SELECT *, CASE WHEN COUNT(*) OVER w > {earlier} THEN event_time - MIN(event_time) OVER w END
   AS velocity_span_ms
 FROM customer_totals
 WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime` ROWS BETWEEN {earlier} PRECEDING AND CURRENT ROW)""",
         f"""CREATE TEMPORARY VIEW features AS
-SELECT *, COUNT(*) OVER w > 1 AS device_seen, {rules_sql.LOCAL_HOUR} AS local_hour
+SELECT *, (COUNT(*) OVER w > 1 OR FIRST_VALUE(history_device_payments) OVER w IS NOT NULL) AS device_seen,
+  {rules_sql.LOCAL_HOUR} AS local_hour
 FROM velocity
 WINDOW w AS (PARTITION BY customer_id, device_fingerprint ORDER BY `rowtime`
   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
         "CREATE TEMPORARY VIEW fired AS\nSELECT *,\n  "
         + ",\n  ".join(rules_sql.fired_columns(rules))
-        + "\nFROM features WHERE is_payment",
+        + "\nFROM features",
         _decisions_view(rules),
     ]
     decision_names = ", ".join(f"`{n}`" for n in DECISION.names)
@@ -258,31 +280,6 @@ SELECT `kafka_key`, x.p.`reason`, x.p.`raw_base64`, `source_topic`, CAST(`source
 FROM parsed AS x WHERE x.p.`reason` IS NOT NULL""",
     ]
     return JobSql(config, tables, views, inserts)
-
-
-def _activity_view(spec: JobSpec) -> str:
-    """Payments and prior activity as one stream of weighted rows, keyed like the payments."""
-    succeeded = "status = 'succeeded'"
-    payments = (
-        "SELECT *, TRUE AS is_payment, CAST(1 AS BIGINT) AS n_payments,\n"
-        f"  CAST(CASE WHEN {succeeded} THEN 1 ELSE 0 END AS BIGINT) AS n_successes,\n"
-        f"  CAST(CASE WHEN {succeeded} THEN amount ELSE 0 END AS DECIMAL(18, 2)) AS success_amount\n"
-        "FROM enriched"
-    )
-    kept = {"customer_id", "device_fingerprint"}
-    nulls = [
-        f"`{c.name}`" if c.name in kept else f"CAST(NULL AS {flink_type(c)}) AS `{c.name}`"
-        for c in PAYMENT.columns
-    ]
-    profile = ["profile_customer_id", "profile_country", "profile_timezone"]
-    prior = (
-        f"SELECT {', '.join(nulls)}, `rowtime`,\n  "
-        + ", ".join(f"CAST(NULL AS STRING) AS {name}" for name in profile)
-        + ", CAST(NULL AS BIGINT) AS profile_registered_ms,\n"
-        "  FALSE, `payments`, `successes`, `success_sum`\n"
-        f"FROM prior_activity WHERE `job_name` = {rules_sql.literal(spec.name)}"
-    )
-    return f"CREATE TEMPORARY VIEW activity AS\n{payments}\nUNION ALL\n{prior}"
 
 
 def _decisions_view(rules: RuleSet) -> str:

@@ -31,6 +31,7 @@ def simulate(ctx: Context, args: argparse.Namespace) -> int:
                 realtime=args.realtime,
                 start_ms=parse_start(args.start) if args.start else None,
                 customers=args.customers,
+                population_seed=args.population_seed,
                 fraud_rate=args.fraud_rate,
                 malformed_rate=args.malformed_rate,
             )

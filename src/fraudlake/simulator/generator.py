@@ -98,6 +98,9 @@ class SimConfig:
     start_ms: int = 1_790_000_000_000
     window_ms: int = 28 * DAY_MS
     customers: int | None = None
+    population_seed: int | None = None
+    """Seed of the customer base (default: `seed`): runs with other seeds and the same
+    population_seed pay with the same customers, as a shop's traffic does from one hour to the next."""
     fraud_rate: float = 0.02
     malformed_rate: float = 0.0
     seasonal: bool = True
@@ -142,7 +145,8 @@ class Simulation:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         end = config.start_ms + config.window_ms
-        population = build_population(config.seed, config.population_size, config.start_ms, end)
+        base_seed = config.seed if config.population_seed is None else config.population_seed
+        population = build_population(base_seed, config.population_size, config.start_ms, end)
         self.customers = population[config.shard :: config.shards]
         self.rng = random.Random(f"stream-{config.seed}-{config.shard}-of-{config.shards}")
         self.episodes = self._episode_counts()

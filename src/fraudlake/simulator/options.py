@@ -43,6 +43,7 @@ class Request:
     customers: int | None
     fraud_rate: float
     malformed_rate: float
+    population_seed: int | None = None
 
 
 DEFAULT_REPLAY_EVENTS = 10_000
@@ -87,6 +88,7 @@ def to_config(request: Request, now_ms: int | None = None) -> SimConfig:
         start_ms=start,
         window_ms=window,
         customers=request.customers,
+        population_seed=request.population_seed,
         fraud_rate=request.fraud_rate,
         malformed_rate=request.malformed_rate,
         seasonal=seasonal,
