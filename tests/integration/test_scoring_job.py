@@ -184,7 +184,7 @@ def test_savepoint_restart_keeps_history_across_a_rules_change(job: ScoringJob, 
     assert len(alerts) == len(set(alerts))
 
 
-def test_a_fresh_start_takes_earlier_history_from_bronze_once(job: ScoringJob) -> None:
+def test_a_fresh_start_takes_earlier_history_from_bronze_once(job: ScoringJob, tmp_path: Path) -> None:
     """An earlier job read three payments of dave and the lakehouse loaded them; a job that starts
     without state looks them up in ops.customer_history at dave's first payment and keeps them in
     its state: a savepoint resume does not add them again."""
@@ -221,13 +221,21 @@ def test_a_fresh_start_takes_earlier_history_from_bronze_once(job: ScoringJob) -
     ]
     job.send(later)
     flush = job.advance(t + 3 * MINUTE)
-    profiles = {dave: _profile(dave, t)}
-    scored = score_stream(
-        sorted([*later, *flush], key=lambda p: p.event_time), profiles, ruleset.load(), 0, prior
+    # the batch scorer, started from the same history, agrees
+    payments_file, scores_file = tmp_path / "later.parquet", tmp_path / "scores.parquet"
+    sink = ParquetSink(payments_file, PAYMENT)
+    for p in [*later, *flush]:
+        sink.add(p)
+    sink.close()
+    done = fraudlake(
+        "score", "--input", str(payments_file), "--output", str(scores_file), "--history-of", job.spec.name
     )
-    expected = _without_scored_at([d for d in scored if not d.payment_id.startswith("flush-")])
+    assert done.returncode == 0, done.stderr
+    import pyarrow.parquet as pq
+
+    batch = _without_scored_at(DECISION.from_arrow(pq.read_table(scores_file)))
     got = _without_scored_at(job.decisions(3))
-    assert got == expected
+    assert got == {pid: d for pid, d in batch.items() if not pid.startswith("flush-")}
     assert got[f"pay-{s}-d4"].reasons == ("UNUSUAL_AMOUNT: 200.00 EUR = 4.0x the average 50.00",)
     assert got[f"pay-{s}-d5"].reasons == ("MOBILE_DEVICE: android",)  # fp-old: seen before the job
     assert "NEW_DEVICE: ios fp-new not seen in 5 earlier payments" in got[f"pay-{s}-d6"].reasons

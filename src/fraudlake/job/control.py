@@ -139,7 +139,7 @@ class Jobs:
         # a fresh start makes the last savepoint history: `up` must not roll the job back to it
         kept = known.last_savepoint if resume else None
         self.remember(spec.name, replace(known, job_plan=PLAN_VERSION, last_savepoint=kept))
-        self.wait(job_id, {"RUNNING"}, tasks={"RUNNING", "FINISHED"})
+        self.wait(job_id, {"RUNNING"}, tasks=True)
         return Started(job_id, resume, history)
 
     def prior_history(self, spec: JobSpec) -> prior.PriorHistory:
@@ -147,15 +147,14 @@ class Jobs:
         with Postgres(self.ctx).connect(APP_ROLE) as conn:
             return prior.rebuild(conn, spec.name, spec.payments_topic, offsets)
 
-    def wait(self, job_id: str, wanted: set[str], timeout: float = 120, tasks: set[str] | None = None) -> str:
-        """Until the job is in a `wanted` state and, given `tasks`, every task in one of those
-        (running: state restored; finished: the prior-history scan read its table)."""
+    def wait(self, job_id: str, wanted: set[str], timeout: float = 120, tasks: bool = False) -> str:
+        """Until the job is in a `wanted` state (with `tasks`, every task too: state restored)."""
         deadline = time.monotonic() + timeout
         state = "UNKNOWN"
         while time.monotonic() < deadline:
             job = self.flink.rest(f"/jobs/{job_id}")
             state = job["state"]
-            if state in wanted and (not tasks or all(v["status"] in tasks for v in job["vertices"])):
+            if state in wanted and (not tasks or all(v["status"] in wanted for v in job["vertices"])):
                 return str(state)
             if state in {"FAILED", "CANCELED", "FINISHED", "RESTARTING"}:
                 break

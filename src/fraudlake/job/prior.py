@@ -5,8 +5,9 @@ customer as new: first payments, unseen devices, no average amount. Its history 
 lakehouse, though: Bronze holds every payment the topic carried, with its Kafka coordinates. So
 before such a start, the payments at offsets below the ones the job will read first (its consumer
 group's committed offsets, else the partition's earliest) are summed per customer and device into
-`ops.customer_history`, once; the job reads that table once, at its start, and never per event.
-A job resumed from a savepoint keeps its own state and leaves the table alone.
+`ops.customer_history`, once; the job looks each customer up there at its first payment (a cached
+lookup, never a query per event) and keeps the values in its state. A job resumed from a
+savepoint keeps its own state and leaves the table alone.
 
 What Bronze cannot say: the job dead-letters a payment that arrives later than its out-of-order
 bound and does not count it; Bronze counts every payment the contract accepts. And Bronze is only
