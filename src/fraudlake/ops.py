@@ -6,8 +6,7 @@ job's JDBC lookup and the batch scorer both read it, so both engines see identic
 
 `customer_history` holds, per scoring job, each customer's payments per device from before the
 payments the job reads (rules/history.py PriorActivity); job/prior.py fills it when a job starts
-without state. The job looks up a customer's totals (`customer_history_totals`) and devices at the
-customer's first payment and keeps them in its state.
+without state. The job looks each customer up in `customer_history_by_customer` (totals and devices).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from fraudlake.contract import CUSTOMER_PROFILE, CustomerProfile
 
 PROFILES_MS_VIEW = f"{CustomerProfile.TABLE}_ms"
 HISTORY_TABLE = "ops.customer_history"
-HISTORY_TOTALS_VIEW = "ops.customer_history_totals"
+HISTORY_VIEW = "ops.customer_history_by_customer"
 HISTORY_COLUMNS = {
     "job_name": "text not null",
     "customer_id": "text not null",
@@ -64,13 +63,15 @@ def history_table_ddl() -> sql.Composed:
     ).format(_identifier(HISTORY_TABLE), sql.SQL(", ").join(columns))
 
 
-def history_totals_view_ddl() -> sql.Composed:
+def history_view_ddl() -> sql.Composed:
+    """One row per (job, customer): what the job's lookup reads, the devices as `fp1,fp2`."""
     return sql.SQL(
         "create or replace view {} as select job_name, customer_id, sum(payments)::bigint as payments, "
-        "sum(successes)::bigint as successes, sum(success_sum) as success_sum from {} group by 1, 2"
-    ).format(_identifier(HISTORY_TOTALS_VIEW), _identifier(HISTORY_TABLE))
+        "sum(successes)::bigint as successes, sum(success_sum) as success_sum, "
+        "string_agg(device_fingerprint, ',' order by device_fingerprint) as devices from {} group by 1, 2"
+    ).format(_identifier(HISTORY_VIEW), _identifier(HISTORY_TABLE))
 
 
 def statements() -> list[sql.Composed]:
     """Idempotent DDL of the ops schema's objects, run by the owning role on every `up`."""
-    return [customer_table_ddl(), profiles_view_ddl(), history_table_ddl(), history_totals_view_ddl()]
+    return [customer_table_ddl(), profiles_view_ddl(), history_table_ddl(), history_view_ddl()]

@@ -67,14 +67,14 @@ def test_generated_sql_uses_the_spec_and_keeps_the_password_out_of_the_script() 
         scores_topic="out-x",
         group_id="grp-x",
         watermark_delay_ms=250,
-        history_table="ops.history_x",
+        history_view="ops.history_x",
     )
     statements = job_sql(spec, RULES, password="s3cret")
     script = job_sql(spec, RULES).script()
     assert "s3cret" in "".join(statements.tables)
     assert "s3cret" not in script
     expected = ("'in-x'", "'out-x'", "'grp-x'", "INTERVAL '0.250' SECOND", "'v1'", "'ops.history_x'")
-    for value in (*expected, "h.`job_name` = 'job-x' AND", "d.`job_name` = 'job-x' AND"):
+    for value in (*expected, "h.`job_name` = 'job-x' AND"):
         assert value in script, value
     assert statements.config["table.exec.uid.generation"] == "ALWAYS"
     assert statements.config["pipeline.name"] == "job-x"

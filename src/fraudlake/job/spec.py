@@ -31,8 +31,7 @@ class JobSpec:
     jdbc_url: str
     jdbc_user: str
     profiles_table: str
-    history_table: str
-    history_totals_view: str
+    history_view: str
     rules_path: str
     parallelism: int
     watermark_delay_ms: int
@@ -44,7 +43,7 @@ class JobSpec:
 
     @classmethod
     def from_settings(cls, settings: Settings, rules_path: Path | None = None, **changes: Any) -> JobSpec:
-        from fraudlake.ops import HISTORY_TABLE, HISTORY_TOTALS_VIEW, PROFILES_MS_VIEW
+        from fraudlake.ops import HISTORY_VIEW, PROFILES_MS_VIEW
         from fraudlake.platform.postgres import STREAM_ROLE
 
         host = settings.bind_host
@@ -59,8 +58,7 @@ class JobSpec:
             jdbc_url=f"jdbc:postgresql://{host}:{settings.pg_port}/{settings.pg_database}",
             jdbc_user=STREAM_ROLE,
             profiles_table=PROFILES_MS_VIEW,
-            history_table=HISTORY_TABLE,
-            history_totals_view=HISTORY_TOTALS_VIEW,
+            history_view=HISTORY_VIEW,
             rules_path=str((rules_path or settings.job_rules or DEFAULT_RULES).resolve()),
             parallelism=settings.job_parallelism,
             watermark_delay_ms=settings.job_watermark_delay_ms,

@@ -5,7 +5,7 @@ Pipeline (docs/decisions/0003-streaming-hot-path.md says why SQL):
     payments (Kafka, raw bytes; event-time watermark read from the JSON)
       -> parse_payment (Python UDF: the contract's parse)   -> rejected or late: payments-dlq
       -> lookup join on the customer profile (JDBC, cached)
-      -> lookup joins on the customer's history before the job (JDBC, cached; job/prior.py)
+      -> lookup join on the customer's history before the job (JDBC, cached; job/prior.py)
       -> customer totals   (OVER customer ROWS UNBOUNDED: payments, successes, success sum before this one)
       -> velocity          (OVER customer's last N payments: time since the earliest of them)
       -> device history    (OVER customer+device ROWS UNBOUNDED: seen before?)
@@ -33,7 +33,7 @@ from fraudlake.rules.ruleset import RuleSet
 PARSE_FUNCTION = "parse_payment"
 PLAN_VERSION = 3
 """1: velocity as a 10-minute RANGE window; 2: velocity from the last min_payments payments (ROWS);
-3: the windows add the history from before the job (job/prior.py), kept from each key's first row."""
+3: the windows add the customer's history from before the job (job/prior.py), looked up."""
 ALERT_ID = "SUBSTRING(SHA256(CONCAT(payment_id, ':', rules_version)) FROM 1 FOR 32)"
 """contract.alert_id_of in SQL."""
 MAX_FUTURE_MINUTES = 5
@@ -178,32 +178,25 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
     }
 )"""
     # The history before the job (job/prior.py) never changes while the job runs: a customer absent
-    # from it stays absent, so misses are cached too, and each key is queried about once.
-    history = {
+    # from it stays absent, so misses are cached too, and each customer is queried about once.
+    history_cache = {
         "lookup.cache": "PARTIAL",
         "lookup.partial-cache.max-rows": "200000",
         "lookup.partial-cache.expire-after-write": "1 d",
         "lookup.partial-cache.cache-missing-key": "true",
         "lookup.max-retries": "5",
     }
-    history_totals = f"""CREATE TEMPORARY TABLE history_totals (
+    history = f"""CREATE TEMPORARY TABLE customer_history (
   `job_name` STRING, `customer_id` STRING,
-  `payments` BIGINT, `successes` BIGINT, `success_sum` DECIMAL(18, 2),
+  `payments` BIGINT, `successes` BIGINT, `success_sum` DECIMAL(18, 2), `devices` STRING,
   PRIMARY KEY (`job_name`, `customer_id`) NOT ENFORCED
 ) WITH (
-  {_options(jdbc | history | {"table-name": spec.history_totals_view})}
-)"""
-    history_devices = f"""CREATE TEMPORARY TABLE history_devices (
-  `job_name` STRING, `customer_id` STRING, `device_fingerprint` STRING, `payments` BIGINT,
-  PRIMARY KEY (`job_name`, `customer_id`, `device_fingerprint`) NOT ENFORCED
-) WITH (
-  {_options(jdbc | history | {"table-name": spec.history_table})}
+  {_options(jdbc | history_cache | {"table-name": spec.history_view})}
 )"""
     tables = [
         source,
         profiles,
-        history_totals,
-        history_devices,
+        history,
         _kafka_sink(spec, "decisions_sink", spec.scores_topic, DECISION, "exactly-once"),
         _kafka_sink(spec, "alerts_sink", spec.alerts_topic, ALERT, spec.alerts_delivery),
         _kafka_sink(
@@ -232,25 +225,22 @@ FROM parsed AS x WHERE x.p.`reason` IS NULL""",
         f"""CREATE TEMPORARY VIEW enriched AS
 SELECT v.*, c.`customer_id` AS profile_customer_id, c.`country` AS profile_country,
   c.`timezone` AS profile_timezone, c.`registered_at` AS profile_registered_ms,
-  h.`payments` AS history_payments, h.`successes` AS history_successes,
-  h.`success_sum` AS history_success_sum, d.`payments` AS history_device_payments
+  COALESCE(h.`payments`, 0) AS history_payments, COALESCE(h.`successes`, 0) AS history_successes,
+  COALESCE(h.`success_sum`, 0) AS history_success_sum,
+  POSITION(CONCAT(',', v.`device_fingerprint`, ',') IN CONCAT(',', h.`devices`, ',')) > 0
+    AS history_device_seen
 FROM payments_valid AS v
 LEFT JOIN customer_profiles FOR SYSTEM_TIME AS OF v.`proctime` AS c ON v.`customer_id` = c.`customer_id`
-LEFT JOIN history_totals FOR SYSTEM_TIME AS OF v.`proctime` AS h
-  ON h.`job_name` = {rules_sql.literal(spec.name)} AND h.`customer_id` = v.`customer_id`
-LEFT JOIN history_devices FOR SYSTEM_TIME AS OF v.`proctime` AS d
-  ON d.`job_name` = {rules_sql.literal(spec.name)} AND d.`customer_id` = v.`customer_id`
-  AND d.`device_fingerprint` = v.`device_fingerprint`""",
-        # FIRST_VALUE: the history as looked up at the key's first payment, kept in the window's state
+LEFT JOIN customer_history FOR SYSTEM_TIME AS OF v.`proctime` AS h
+  ON h.`job_name` = {rules_sql.literal(spec.name)} AND h.`customer_id` = v.`customer_id`""",
         """CREATE TEMPORARY VIEW customer_totals AS
 SELECT *,
-  COUNT(*) OVER w - 1 + COALESCE(FIRST_VALUE(history_payments) OVER w, 0) AS prior_payments,
+  COUNT(*) OVER w - 1 + history_payments AS prior_payments,
   SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) OVER w
-    - CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END
-    + COALESCE(FIRST_VALUE(history_successes) OVER w, 0) AS prior_successes,
+    - CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END + history_successes AS prior_successes,
   SUM(CASE WHEN status = 'succeeded' THEN amount ELSE CAST(0 AS DECIMAL(12, 2)) END) OVER w
     - CASE WHEN status = 'succeeded' THEN amount ELSE CAST(0 AS DECIMAL(12, 2)) END
-    + COALESCE(FIRST_VALUE(history_success_sum) OVER w, 0) AS prior_success_sum
+    + history_success_sum AS prior_success_sum
 FROM enriched
 WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime` ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
         f"""CREATE TEMPORARY VIEW velocity AS
@@ -259,7 +249,7 @@ SELECT *, CASE WHEN COUNT(*) OVER w > {earlier} THEN event_time - MIN(event_time
 FROM customer_totals
 WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime` ROWS BETWEEN {earlier} PRECEDING AND CURRENT ROW)""",
         f"""CREATE TEMPORARY VIEW features AS
-SELECT *, (COUNT(*) OVER w > 1 OR FIRST_VALUE(history_device_payments) OVER w IS NOT NULL) AS device_seen,
+SELECT *, (COUNT(*) OVER w > 1 OR history_device_seen IS TRUE) AS device_seen,
   {rules_sql.LOCAL_HOUR} AS local_hour
 FROM velocity
 WINDOW w AS (PARTITION BY customer_id, device_fingerprint ORDER BY `rowtime`
