@@ -38,7 +38,7 @@ from fraudlake.simulator.run import Sinks, run
 from fraudlake.simulator.sinks import KafkaSink
 from tests.factories import payment
 from tests.integration.conftest import fraudlake
-from tests.integration.scoring_harness import ScoringJob
+from tests.integration.scoring_harness import FLUSH, ScoringJob
 
 DAY = 86_400_000
 MINUTE = 60_000
@@ -250,6 +250,24 @@ def test_a_fresh_start_takes_earlier_history_from_bronze_once(job: ScoringJob, t
     assert "NEW_DEVICE: web fp-x not seen in 6 earlier payments" in seventh.reasons
     with Postgres(job.ctx).connect(APP_ROLE) as conn:
         conn.execute("delete from ops.customer_history where job_name = %s", [f"other-{s}"])
+
+
+def test_payments_after_a_quiet_start_are_scored_with_a_partition_that_stays_idle(ctx: Context) -> None:
+    """Idle partitions release the watermark (after 1 s here), and nothing else may then push it
+    past what comes later: a finished bounded source once did, and the job dropped every payment."""
+    job = ScoringJob.create(ctx, idle_timeout_ms=1_000)
+    try:
+        job.start()
+        time.sleep(5)  # every partition idle
+        s, t = job.suffix, _yesterday_noon()
+        erin = f"cus-erin-{s}"
+        job.profiles([_profile(erin, t)])
+        flush = _pay(f"{FLUSH.decode()}-{s}", t + MINUTE, f"{s}-flush")
+        job.send([_pay(erin, t, f"{s}-e1"), _pay(erin, t + 1000, f"{s}-e2"), flush], partition=0)
+        decided = job.decisions(2, timeout=60)
+        assert sorted(d.payment_id for d in decided) == [f"pay-{s}-e1", f"pay-{s}-e2"]
+    finally:
+        job.close()
 
 
 def test_parity_with_batch_scorer_on_10k_simulated_payments(
