@@ -146,55 +146,51 @@ class Settings:
         settings = cls(
             home=reader.path("FRAUDLAKE_HOME", PROJECT_ROOT / ".fraudlake"),
             cache_dir=reader.path("FRAUDLAKE_CACHE_DIR", _default_cache(env)),
-            bind_host=reader.text("FRAUDLAKE_BIND_HOST", "127.0.0.1"),
+            bind_host=reader.text("FRAUDLAKE_BIND_HOST"),
             java_home=reader.optional_path("FRAUDLAKE_JAVA_HOME"),
-            pg_port=reader.port("FRAUDLAKE_PG_PORT", 15432),
-            pg_os_user=reader.text("FRAUDLAKE_PG_OS_USER", "fraudlake"),
-            pg_bin_dir=reader.path("FRAUDLAKE_PG_BIN_DIR", Path("/usr/lib/postgresql/15/bin")),
-            pg_database=reader.identifier("FRAUDLAKE_PG_DATABASE", "fraudlake"),
-            kafka_port=reader.port("FRAUDLAKE_KAFKA_PORT", 19092),
-            kafka_controller_port=reader.port("FRAUDLAKE_KAFKA_CONTROLLER_PORT", 19093),
-            kafka_heap=reader.memory("FRAUDLAKE_KAFKA_HEAP", "512m"),
-            minio_port=reader.port("FRAUDLAKE_MINIO_PORT", 19000),
-            minio_console_port=reader.port("FRAUDLAKE_MINIO_CONSOLE_PORT", 19001),
-            flink_rest_port=reader.port("FRAUDLAKE_FLINK_REST_PORT", 18081),
-            flink_rpc_port=reader.port("FRAUDLAKE_FLINK_RPC_PORT", 16123),
-            flink_blob_port=reader.port("FRAUDLAKE_FLINK_BLOB_PORT", 16124),
-            flink_tm_rpc_port=reader.port("FRAUDLAKE_FLINK_TM_RPC_PORT", 16125),
-            flink_tm_data_port=reader.port("FRAUDLAKE_FLINK_TM_DATA_PORT", 16126),
-            flink_task_slots=reader.integer("FRAUDLAKE_FLINK_TASK_SLOTS", 4, low=1, high=64),
-            flink_jm_memory=reader.memory("FRAUDLAKE_FLINK_JM_MEMORY", "1024m"),
-            flink_tm_memory=reader.memory("FRAUDLAKE_FLINK_TM_MEMORY", "1536m"),
-            flink_state_storage=reader.choice("FRAUDLAKE_FLINK_STATE_STORAGE", "s3", ("s3", "local")),
-            airflow_port=reader.port("FRAUDLAKE_AIRFLOW_PORT", 18080),
-            airflow_parallelism=reader.integer("FRAUDLAKE_AIRFLOW_PARALLELISM", 2, low=1, high=64),
+            pg_port=reader.port("FRAUDLAKE_PG_PORT"),
+            pg_os_user=reader.text("FRAUDLAKE_PG_OS_USER"),
+            pg_bin_dir=reader.path("FRAUDLAKE_PG_BIN_DIR"),
+            pg_database=reader.identifier("FRAUDLAKE_PG_DATABASE"),
+            kafka_port=reader.port("FRAUDLAKE_KAFKA_PORT"),
+            kafka_controller_port=reader.port("FRAUDLAKE_KAFKA_CONTROLLER_PORT"),
+            kafka_heap=reader.memory("FRAUDLAKE_KAFKA_HEAP"),
+            minio_port=reader.port("FRAUDLAKE_MINIO_PORT"),
+            minio_console_port=reader.port("FRAUDLAKE_MINIO_CONSOLE_PORT"),
+            flink_rest_port=reader.port("FRAUDLAKE_FLINK_REST_PORT"),
+            flink_rpc_port=reader.port("FRAUDLAKE_FLINK_RPC_PORT"),
+            flink_blob_port=reader.port("FRAUDLAKE_FLINK_BLOB_PORT"),
+            flink_tm_rpc_port=reader.port("FRAUDLAKE_FLINK_TM_RPC_PORT"),
+            flink_tm_data_port=reader.port("FRAUDLAKE_FLINK_TM_DATA_PORT"),
+            flink_task_slots=reader.integer("FRAUDLAKE_FLINK_TASK_SLOTS", low=1, high=64),
+            flink_jm_memory=reader.memory("FRAUDLAKE_FLINK_JM_MEMORY"),
+            flink_tm_memory=reader.memory("FRAUDLAKE_FLINK_TM_MEMORY"),
+            flink_state_storage=reader.choice("FRAUDLAKE_FLINK_STATE_STORAGE", ("s3", "local")),
+            airflow_port=reader.port("FRAUDLAKE_AIRFLOW_PORT"),
+            airflow_parallelism=reader.integer("FRAUDLAKE_AIRFLOW_PARALLELISM", low=1, high=64),
             lakehouse_interval_minutes=reader.integer(
-                "FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES", 3, low=1, high=1440
+                "FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES", low=1, high=1440
             ),
-            start_timeout=reader.integer("FRAUDLAKE_START_TIMEOUT", 120, low=5, high=3600),
+            start_timeout=reader.integer("FRAUDLAKE_START_TIMEOUT", low=5, high=3600),
             job_rules=reader.optional_path("FRAUDLAKE_JOB_RULES"),
-            job_parallelism=reader.integer("FRAUDLAKE_JOB_PARALLELISM", 1, low=1, high=64),
-            job_group_id=reader.text("FRAUDLAKE_JOB_GROUP_ID", "fraudlake-scoring"),
-            job_watermark_delay_ms=reader.integer(
-                "FRAUDLAKE_JOB_WATERMARK_DELAY_MS", 200, low=0, high=3_600_000
-            ),
-            job_idle_timeout_ms=reader.integer(
-                "FRAUDLAKE_JOB_IDLE_TIMEOUT_MS", 30_000, low=1, high=3_600_000
-            ),
+            job_parallelism=reader.integer("FRAUDLAKE_JOB_PARALLELISM", low=1, high=64),
+            job_group_id=reader.text("FRAUDLAKE_JOB_GROUP_ID"),
+            job_watermark_delay_ms=reader.integer("FRAUDLAKE_JOB_WATERMARK_DELAY_MS", low=0, high=3_600_000),
+            job_idle_timeout_ms=reader.integer("FRAUDLAKE_JOB_IDLE_TIMEOUT_MS", low=1, high=3_600_000),
             job_checkpoint_interval_ms=reader.integer(
-                "FRAUDLAKE_JOB_CHECKPOINT_INTERVAL_MS", 20000, low=100, high=3_600_000
+                "FRAUDLAKE_JOB_CHECKPOINT_INTERVAL_MS", low=100, high=3_600_000
             ),
-            job_state_ttl_days=reader.integer("FRAUDLAKE_JOB_STATE_TTL_DAYS", 90, low=1, high=3650),
-            job_profile_cache_s=reader.integer("FRAUDLAKE_JOB_PROFILE_CACHE_S", 600, low=0, high=86_400),
+            job_state_ttl_days=reader.integer("FRAUDLAKE_JOB_STATE_TTL_DAYS", low=1, high=3650),
+            job_profile_cache_s=reader.integer("FRAUDLAKE_JOB_PROFILE_CACHE_S", low=0, high=86_400),
             job_alerts_delivery=reader.choice(
-                "FRAUDLAKE_JOB_ALERTS_DELIVERY", "at-least-once", ("at-least-once", "exactly-once")
+                "FRAUDLAKE_JOB_ALERTS_DELIVERY", ("at-least-once", "exactly-once")
             ),
-            demo_rate=reader.integer("FRAUDLAKE_DEMO_RATE", 20, low=0, high=100_000),
-            sink_group_id=reader.text("FRAUDLAKE_SINK_GROUP_ID", "fraudlake-bronze"),
-            sink_flush_rows=reader.integer("FRAUDLAKE_SINK_FLUSH_ROWS", 50_000, low=1, high=10_000_000),
-            sink_flush_seconds=reader.integer("FRAUDLAKE_SINK_FLUSH_SECONDS", 60, low=1, high=86_400),
+            demo_rate=reader.integer("FRAUDLAKE_DEMO_RATE", low=0, high=100_000),
+            sink_group_id=reader.text("FRAUDLAKE_SINK_GROUP_ID"),
+            sink_flush_rows=reader.integer("FRAUDLAKE_SINK_FLUSH_ROWS", low=1, high=10_000_000),
+            sink_flush_seconds=reader.integer("FRAUDLAKE_SINK_FLUSH_SECONDS", low=1, high=86_400),
             sink_crash_at=reader.choice(
-                "FRAUDLAKE_SINK_CRASH_AT", "", ("", "before-upload", "mid-upload", "after-upload")
+                "FRAUDLAKE_SINK_CRASH_AT", ("", "before-upload", "mid-upload", "after-upload"), default=""
             ),
         )
         settings.check_ports_distinct()
@@ -231,10 +227,13 @@ def _default_cache(env: Mapping[str, str]) -> Path:
 
 
 class _Reader:
-    """Parses typed values out of the environment, naming the variable on error."""
+    """Parses typed values out of the environment, naming the variable on error. A variable that is
+    not set takes its documented default from VARIABLES, parsed and checked the same way, so each
+    default is written once."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self._env = env
+        self._documented = {v.name: v.default for v in VARIABLES}
 
     def _raw(self, name: str) -> str | None:
         value = self._env.get(name)
@@ -242,27 +241,27 @@ class _Reader:
             return None
         return value.strip()
 
-    def text(self, name: str, default: str) -> str:
-        return self._raw(name) or default
+    def text(self, name: str) -> str:
+        return self._raw(name) or self._documented[name]
 
-    def identifier(self, name: str, default: str) -> str:
-        value = self.text(name, default)
+    def identifier(self, name: str) -> str:
+        value = self.text(name)
         if not value.replace("_", "").isalnum() or not value[0].isalpha():
             raise ConfigError(f"{name}: expected letters, digits and '_' (a SQL name), got {value!r}")
         return value
 
-    def path(self, name: str, default: Path) -> Path:
+    def path(self, name: str, default: Path | None = None) -> Path:
         raw = self._raw(name)
-        return Path(raw).expanduser().resolve() if raw else default
+        if raw is None and default is not None:
+            return default
+        return Path(raw or self._documented[name]).expanduser().resolve()
 
     def optional_path(self, name: str) -> Path | None:
         raw = self._raw(name)
         return Path(raw).expanduser() if raw else None
 
-    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
-        raw = self._raw(name)
-        if raw is None:
-            return default
+    def integer(self, name: str, *, low: int, high: int) -> int:
+        raw = self.text(name)
         try:
             value = int(raw)
         except ValueError:
@@ -271,18 +270,18 @@ class _Reader:
             raise ConfigError(f"{name}: expected {low}..{high}, got {value}")
         return value
 
-    def port(self, name: str, default: int) -> int:
-        return self.integer(name, default, low=1, high=65535)
+    def port(self, name: str) -> int:
+        return self.integer(name, low=1, high=65535)
 
-    def memory(self, name: str, default: str) -> str:
-        value = self.text(name, default).lower()
+    def memory(self, name: str) -> str:
+        value = self.text(name).lower()
         number, unit = value[:-1], value[-1:]
         if unit not in ("m", "g") or not number.isdigit() or int(number) == 0:
             raise ConfigError(f"{name}: expected a size such as 512m or 2g, got {value!r}")
         return value
 
-    def choice(self, name: str, default: str, allowed: tuple[str, ...]) -> str:
-        value = self.text(name, default).lower()
+    def choice(self, name: str, allowed: tuple[str, ...], default: str | None = None) -> str:
+        value = (self._raw(name) or (self._documented[name] if default is None else default)).lower()
         if value not in allowed:
             raise ConfigError(f"{name}: expected one of {', '.join(allowed)}, got {value!r}")
         return value
