@@ -81,7 +81,9 @@ def start_with_platform(ctx: Context, out: TextIO, demo_traffic: bool) -> list[s
     rate = ctx.settings.demo_rate if demo_traffic else 0
     if rate:
         with progress.step("start demo traffic") as notes:
-            notes.append(f"{rate} payments/s, pid {demo.start(ctx, rate)}")
+            pid, history = demo.start(ctx, rate)
+            week = f", after a week of history ({demo.HISTORY_EVENTS:,} payments replayed)" if history else ""
+            notes.append(f"{rate} payments/s{week}, pid {pid}")
     bootstrap = f"{ctx.settings.bind_host}:{ctx.settings.kafka_port}"
     return [
         "",
