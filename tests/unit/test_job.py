@@ -78,7 +78,7 @@ def test_generated_sql_uses_the_spec_and_keeps_the_password_out_of_the_script() 
         assert value in script, value
     assert statements.config["table.exec.uid.generation"] == "ALWAYS"
     assert statements.config["pipeline.name"] == "job-x"
-    assert "ROWS BETWEEN 2 PRECEDING AND CURRENT ROW" in script
+    assert "event_time - LAG(event_time, 2) OVER w" in script
     assert "'sink.delivery-guarantee' = 'exactly-once'" in script
     assert script.count("INSERT INTO") == 3
 
@@ -95,7 +95,7 @@ def test_rule_parameters_reach_the_sql() -> None:
         },
     }
     script = job_sql(SPEC, ruleset.parse(document)).script()
-    assert "ROWS BETWEEN 4 PRECEDING AND CURRENT ROW" in script
+    assert "event_time - LAG(event_time, 4) OVER w" in script
     assert "velocity_span_ms <= 1800000" in script
     assert "(local_hour >= 22 OR local_hour < 5)" in script
     assert "CASE WHEN fired_VELOCITY THEN 33 ELSE 0 END" in script
