@@ -16,6 +16,7 @@ as complete as the last lakehouse load: `behind` says how many offsets below the
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,15 +48,35 @@ class PriorHistory:
         return text
 
 
-def start_offsets(bootstrap: str, topic: str, group_id: str) -> dict[int, int]:
+def start_offsets(bootstrap: str, topic: str, group_id: str, patience_s: float = 60) -> dict[int, int]:
     """Per partition, the first offset the job will read: the group's committed offset, else the
-    earliest (the job's source starts from group offsets, resetting to earliest)."""
-    from confluent_kafka import Consumer, TopicPartition
+    earliest (the job's source starts from group offsets, resetting to earliest). A broker that has
+    just started has no group coordinator yet for a while (NOT_COORDINATOR): retried."""
+    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+    transient = {
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+    }
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
+    deadline = time.monotonic() + patience_s
     try:
         partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        committed = consumer.committed([TopicPartition(topic, p) for p in sorted(partitions)], timeout=30)
+        while True:
+            try:
+                committed = consumer.committed(
+                    [TopicPartition(topic, p) for p in sorted(partitions)], timeout=30
+                )
+                break
+            except KafkaException as exc:
+                error = exc.args[0]
+                if not (error.retriable() or error.code() in transient) or time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
         offsets = {}
         for tp in committed:
             low, _ = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=30)
