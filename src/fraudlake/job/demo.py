@@ -7,10 +7,10 @@ customers keep paying from hour to hour, as at a real shop (at 20/s, each every 
 average). Profiles are upserted before each hour.
 
 A platform that has never seen a payment first gets a week of the same customers' history,
-replayed (300,000 payments, ending today 00:00 UTC): the job then knows most customers when the
-live traffic starts, instead of flagging everyone's first payment. Replayed on a platform that has
-payments, that week would be behind the job's watermark and all of it would go to the DLQ as late,
-so it is only replayed into an empty `payments` topic.
+replayed before the job starts (300,000 payments, ending today 00:00 UTC): the job then knows most
+customers when the live traffic starts, instead of flagging everyone's first payment. Replayed on a
+platform that has payments, that week would be behind the job's watermark and all of it would go
+to the DLQ as late, so it is only replayed into an empty `payments` topic.
 
 What the demo looks like to the rules (benchmarks/demo_detection.py): with 2,000 customers and a new
 base every hour, everyone paid every ~100 s and was new every hour, and VELOCITY and FIRST_PAYMENT
@@ -20,38 +20,39 @@ alerted on ~80% of legitimate payments; the README has the figures of this setup
 from __future__ import annotations
 
 import shlex
+import subprocess
 import sys
+import time
 
 from fraudlake.platform.context import Context
 from fraudlake.platform.daemon import Daemon
+from fraudlake.platform.errors import PlatformError
 from fraudlake.topics import PAYMENTS
 
 CUSTOMERS = 100_000
 POPULATION_SEED = 1
 HISTORY_EVENTS = 300_000
 HISTORY = "7d"
+SIMULATE = [sys.executable, "-m", "fraudlake.cli", "simulate"]
+POPULATION = ["--customers", str(CUSTOMERS), "--population-seed", str(POPULATION_SEED)]
 
 
 def daemon(ctx: Context) -> Daemon:
     return Daemon(ctx, "demo")
 
 
-def start(ctx: Context, rate: int) -> tuple[int, bool]:
-    """Start the demo unless it runs; returns its pid and whether it replays a week of history first."""
-    simulate = [sys.executable, "-m", "fraudlake.cli", "simulate"]
-    population = ["--customers", str(CUSTOMERS), "--population-seed", str(POPULATION_SEED)]
-    live = shlex.join([*simulate, "--realtime", "--rate", str(rate), "--duration", "1h", *population])
-    script = f"while true; do {live} --seed $(date +%s) || sleep 10; done"
-    history = not daemon(ctx).running() and _no_payments_yet(ctx)
-    if history:
-        week = shlex.join([*simulate, "--events", str(HISTORY_EVENTS), "--duration", HISTORY, *population])
-        script = f"{week} --seed $(date +%s); {script}"
-    return daemon(ctx).start(["bash", "-c", script]), history
+def start(ctx: Context, rate: int) -> int:
+    """Start the live demo unless it runs; returns its pid."""
+    live = shlex.join([*SIMULATE, "--realtime", "--rate", str(rate), "--duration", "1h", *POPULATION])
+    return daemon(ctx).start(["bash", "-c", f"while true; do {live} --seed $(date +%s) || sleep 10; done"])
 
 
-def _no_payments_yet(ctx: Context) -> bool:
+def needs_history(ctx: Context) -> bool:
+    """True when the platform has never seen a payment (and the demo is not running)."""
     from confluent_kafka import Consumer, TopicPartition
 
+    if daemon(ctx).running():
+        return False
     bootstrap = f"{ctx.settings.bind_host}:{ctx.settings.kafka_port}"
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "fraudlake-demo"})
     try:
@@ -63,6 +64,20 @@ def _no_payments_yet(ctx: Context) -> bool:
         return not any(ends)
     finally:
         consumer.close()
+
+
+def replay_history(ctx: Context) -> str:
+    """The week of history, replayed into Kafka (and the profiles into PostgreSQL) now."""
+    seed = str(int(time.time()))
+    week = [*SIMULATE, "--events", str(HISTORY_EVENTS), "--duration", HISTORY, *POPULATION, "--seed", seed]
+    done = subprocess.run(week, capture_output=True, text=True, check=False, timeout=900)
+    if done.returncode != 0:
+        raise PlatformError(
+            "demo",
+            f"replaying the demo's history failed: {done.stderr.strip()[-500:]}",
+            "see the error above; `./fraudlake up --no-demo` starts the platform without demo traffic",
+        )
+    return f"{HISTORY_EVENTS:,} payments over {HISTORY} of {CUSTOMERS:,} customers"
 
 
 def stop(ctx: Context) -> bool:
