@@ -12,6 +12,9 @@ Every 3 minutes by default (`FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES`), one run at 
    updates the Asset `fraudlake://gold`.
 3. **check_freshness**: `dbt source freshness` on Bronze (warns after 30 min, fails after 24 h).
 
+Each step records itself (start, end, state, error) in `ops.lakehouse_steps`; Gold's
+`lakehouse_runs` shows the runs on the Operations dashboard.
+
 Connections come from the environment (`AIRFLOW_CONN_FRAUDLAKE_POSTGRES`, `..._MINIO`, set by
 `fraudlake up`). Run conf may narrow the scope (`topics`, `bucket`, `bronze_schema`,
 `schema_prefix`, `reload_lookback_minutes`); the tests use it to refresh private schemas. The logic
@@ -28,6 +31,10 @@ from airflow.sdk import Asset, BaseHook, dag, get_current_context, task
 from fraudlake.config import Settings
 
 GOLD = Asset("fraudlake://gold")
+
+
+def _run_id() -> str:
+    return str(get_current_context()["run_id"])
 
 
 def _scope_and_context() -> tuple[Any, Any, Any]:
@@ -62,7 +69,9 @@ def lakehouse_refresh() -> None:
         _, db, scope = _scope_and_context()
         minio = BaseHook.get_connection("fraudlake_minio")
         client = client_for(minio.host, minio.login, minio.password)
-        loaded = refresh.load(db, client, scope)
+        with refresh.recorded(db, _run_id(), "load_bronze") as step:
+            loaded = refresh.load(db, client, scope)
+            step.rows_loaded = loaded.rows
         return {"objects": loaded.objects, "rows": loaded.rows, "skipped": loaded.skipped}
 
     @task(outlets=[GOLD], retries=0)
@@ -70,14 +79,16 @@ def lakehouse_refresh() -> None:
         from fraudlake.lake import refresh
 
         ctx, db, scope = _scope_and_context()
-        print(refresh.build(ctx, db, scope, ctx.settings.home / "airflow" / "dbt" / "build"))
+        with refresh.recorded(db, _run_id(), "build_silver_gold"):
+            print(refresh.build(ctx, db, scope, ctx.settings.home / "airflow" / "dbt" / "build"))
 
     @task(retries=0)
     def check_freshness() -> None:
         from fraudlake.lake import refresh
 
         ctx, db, scope = _scope_and_context()
-        print(refresh.freshness(ctx, db, scope, ctx.settings.home / "airflow" / "dbt" / "freshness"))
+        with refresh.recorded(db, _run_id(), "check_freshness"):
+            print(refresh.freshness(ctx, db, scope, ctx.settings.home / "airflow" / "dbt" / "freshness"))
 
     loaded = load_bronze()
     loaded >> build_silver_gold()

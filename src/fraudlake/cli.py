@@ -25,12 +25,15 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--no-job", action="store_true", help="start the platform only")
     up.add_argument("--no-demo", action="store_true", help="no demo traffic (FRAUDLAKE_DEMO_RATE=0 too)")
     up.add_argument("--no-sink", action="store_true", help="do not start the Bronze sink")
+    up.add_argument("--no-superset", action="store_true", help="do not start Superset (the dashboards)")
     sub.add_parser("down", help="stop demo, job (with a savepoint), sink and platform; data is kept")
     status = sub.add_parser("status", help="up/down per service, and why when down")
     status.add_argument("--json", action="store_true", help="machine-readable, with connections")
     status.add_argument("--show-secrets", action="store_true", help="include passwords")
     logs = sub.add_parser("logs", help="print a service's log")
-    logs.add_argument("service", choices=["postgres", "kafka", "minio", "flink", "airflow", "sink", "demo"])
+    logs.add_argument(
+        "service", choices=["postgres", "kafka", "minio", "flink", "airflow", "superset", "sink", "demo"]
+    )
     logs.add_argument("-n", "--lines", type=int, default=50)
     logs.add_argument("-f", "--follow", action="store_true")
     sim = sub.add_parser("simulate", help="produce labelled payments, chargebacks and customers")
@@ -96,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     lakehouse_sub.add_parser("docs", help="generate the dbt docs as one HTML page and print its path")
     refresh = lakehouse_sub.add_parser("refresh", help="trigger Airflow's lakehouse_refresh DAG")
     refresh.add_argument("--wait", action="store_true", help="wait for its end; exit 1 unless it succeeded")
+    dashboards = sub.add_parser("superset", help="the Superset dashboards kept as code in superset/")
+    dashboards_sub = dashboards.add_subparsers(dest="action", required=True)
+    dashboards_sub.add_parser(
+        "import", help="import superset/ (up does it); deletes what earlier imports brought and the YAML lost"
+    )
+    dashboards_sub.add_parser("export", help="write the dashboards as Superset has them back to superset/")
     reset = sub.add_parser("reset", help="stop everything and wipe local data, logs and secrets")
     reset.add_argument("--yes", action="store_true", help="do not ask")
     return parser
@@ -174,6 +183,8 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
         return watch(ctx, args.stream, args.last, args.follow)
     if args.command == "score":
         return _score(ctx, args)
+    if args.command == "superset":
+        return _superset(ctx, args.action)
     if args.command == "reset":
         ask = (lambda _q: True) if args.yes else _ask
 
@@ -193,9 +204,10 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
 def _up(ctx: Context, args: argparse.Namespace) -> int:
     started = time.monotonic()
     print(f"fraudlake up (state in {ctx.settings.home})")
-    runner.up(ctx, sys.stdout)
+    skip = frozenset({"superset"} if args.no_superset else ())
+    runner.up(ctx, sys.stdout, skip)
     report = runner.status(ctx, show_secrets=True)
-    down = [name for name, entry in report.items() if entry["status"] != "up"]
+    down = [name for name, entry in report.items() if entry["status"] != "up" and name not in skip]
     if down:
         print(_table(report))
         print(f"\nerror: not healthy after start: {', '.join(down)}", file=sys.stderr)
@@ -207,6 +219,11 @@ def _up(ctx: Context, args: argparse.Namespace) -> int:
         notes = job_command.start_with_platform(ctx, sys.stdout, demo_traffic=not args.no_demo)
     if not args.no_sink:
         notes += _start_sink(ctx)
+    if not args.no_superset:
+        from fraudlake.platform.superset import DASHBOARDS, Superset
+
+        url = Superset(ctx).url
+        notes.append("dashboards: " + "  ".join(f"{url}/superset/dashboard/{slug}/" for slug in DASHBOARDS))
     print(f"\nplatform up in {time.monotonic() - started:.1f}s\n")
     print(_table(report))
     for note in notes:
@@ -299,6 +316,26 @@ def _score(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _superset(ctx: Context, action: str) -> int:
+    from fraudlake.dashboards import bundle, importer
+    from fraudlake.platform.superset import Superset
+
+    superset = Superset(ctx)
+    if action == "import":
+        done = importer.import_assets(ctx, superset.client())
+        objects = ", ".join(f"{count} {kind}s" for kind, count in done.objects.items())
+        deleted = ", ".join(f"{count} {kind}s" for kind, count in done.deleted.items() if count) or "nothing"
+        print(f"  imported {objects} from {bundle.ASSETS}; deleted {deleted}")
+        return 0
+    changed = importer.export_assets(superset.client())
+    print(
+        f"  {len(changed)} files changed under {bundle.ASSETS}" + "".join(f"\n    {path}" for path in changed)
+    )
+    if changed:
+        print("  review them (git diff superset/) and commit")
+    return 0
+
+
 def _ask(question: str) -> bool:
     if not sys.stdin.isatty():
         print(f"{question} Refusing without a terminal: pass --yes.", file=sys.stderr)
@@ -320,7 +357,7 @@ def _endpoint(name: str, connection: dict[str, Any]) -> tuple[str, str]:
         return f"{connection['endpoint']}  console {connection['console']}", (
             f"{connection['access_key']}/{secret}"
         )
-    if name == "airflow":
+    if name in ("airflow", "superset"):
         return connection["url"], f"{connection['user']}/{connection.get('password', '***')}"
     return f"{connection['web_ui']}  ({connection['task_slots']} slots)", "none"
 

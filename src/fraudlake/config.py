@@ -53,6 +53,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FRAUDLAKE_FLINK_STATE_STORAGE", "s3", "Checkpoints/savepoints: s3 (MinIO) or local"),
     Variable("FRAUDLAKE_AIRFLOW_PORT", "18080", "Airflow UI and REST API port"),
     Variable("FRAUDLAKE_AIRFLOW_PARALLELISM", "2", "Airflow task slots (each a pre-forked worker)"),
+    Variable("FRAUDLAKE_SUPERSET_PORT", "18088", "Superset dashboards (UI and REST API) port"),
+    Variable("FRAUDLAKE_SUPERSET_THREADS", "4", "Superset web server threads (one gunicorn worker: ~400 MB)"),
     Variable(
         "FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES",
         "3",
@@ -122,6 +124,8 @@ class Settings:
     flink_state_storage: str
     airflow_port: int
     airflow_parallelism: int
+    superset_port: int
+    superset_threads: int
     lakehouse_interval_minutes: int
     start_timeout: int
     job_rules: Path | None
@@ -168,6 +172,8 @@ class Settings:
             flink_state_storage=reader.choice("FRAUDLAKE_FLINK_STATE_STORAGE", ("s3", "local")),
             airflow_port=reader.port("FRAUDLAKE_AIRFLOW_PORT"),
             airflow_parallelism=reader.integer("FRAUDLAKE_AIRFLOW_PARALLELISM", low=1, high=64),
+            superset_port=reader.port("FRAUDLAKE_SUPERSET_PORT"),
+            superset_threads=reader.integer("FRAUDLAKE_SUPERSET_THREADS", low=1, high=64),
             lakehouse_interval_minutes=reader.integer(
                 "FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES", low=1, high=1440
             ),

@@ -7,6 +7,9 @@ job's JDBC lookup and the batch scorer both read it, so both engines see identic
 `customer_history` holds, per scoring job, each customer's payments per device from before the
 payments the job reads (rules/history.py PriorActivity); job/prior.py fills it when a job starts
 without state. The job looks each customer up in `customer_history_by_customer` (totals and devices).
+
+`lakehouse_steps` records each step of each lakehouse_refresh run as the step runs (written by the
+step itself, lake/refresh.py `recorded`): Gold's `lakehouse_runs` and the Operations dashboard read it.
 """
 
 from __future__ import annotations
@@ -80,6 +83,17 @@ def history_view_ddl() -> sql.Composed:
     ).format(_identifier(HISTORY_VIEW), _identifier(HISTORY_TABLE))
 
 
+STEPS_TABLE = "ops.lakehouse_steps"
+
+
+def steps_table_ddl() -> sql.Composed:
+    return sql.SQL(
+        "create table if not exists {} (run_id text not null, step text not null, "
+        "started_at timestamptz not null, ended_at timestamptz, state text not null, "
+        "detail text not null default '', rows_loaded bigint, primary key (run_id, step))"
+    ).format(_identifier(STEPS_TABLE))
+
+
 def statements() -> list[sql.Composed]:
     """Idempotent DDL of the ops schema's objects, run by the owning role on every `up`."""
     return [
@@ -88,4 +102,5 @@ def statements() -> list[sql.Composed]:
         history_table_ddl(),
         history_index_ddl(),
         history_view_ddl(),
+        steps_table_ddl(),
     ]

@@ -259,8 +259,9 @@ def test_quality_rules_latency_and_risk_in_gold_and_silver_refreshes_only_what_c
     run, gold = _refresh(ctx, landed)
     assert run.state == "success", run.failures
     start = datetime.fromtimestamp(day / 1000, UTC)
+    complete = (start + timedelta(days=90)).date()
     assert _rows(landed, gold, "detection_quality_daily", "event_day") == [
-        (start, 8, 2, 2, 1, 1, Decimal("0.5000"), Decimal("0.5000"), Decimal("0.1667"))
+        (start, True, complete, 8, 2, 2, 1, 1, Decimal("0.5000"), Decimal("0.5000"), Decimal("0.1667"))
     ]
     assert _rows(landed, gold, "detection_quality_by_scenario", "scenario") == [
         (start, "account_takeover", True, 1, 0, Decimal("0.0000"), None, Decimal("11.00")),
@@ -271,6 +272,29 @@ def test_quality_rules_latency_and_risk_in_gold_and_silver_refreshes_only_what_c
         ("v1", "GEO_MISMATCH", 1, 1, 0, Decimal("0.0000"), Decimal("0.00")),
         ("v1", "NEW_DEVICE", 2, 1, 2, Decimal("1.0000"), Decimal("4.00")),  # fraud rate 1 vs 2/8
         ("v1", "VELOCITY", 1, 1, 1, Decimal("1.0000"), Decimal("4.00")),
+    ]
+    assert _rows(landed, gold, "rule_performance_to_date", "rule_id") == [  # truth: 2 frauds of 7
+        ("v1", "GEO_MISMATCH", 1, Decimal("0.1250"), 1, 0, Decimal(0), Decimal(0), Decimal("0.00")),
+        ("v1", "NEW_DEVICE", 2, Decimal("0.2500"), 1, 2, Decimal(0), Decimal(1), Decimal("3.50")),
+        ("v1", "VELOCITY", 1, Decimal("0.1250"), 1, 1, Decimal(0), Decimal(1), Decimal("3.50")),
+    ]
+    assert _rows(landed, gold, "rule_pairs", "rule_a") == [("v1", "NEW_DEVICE", "VELOCITY", 1)]
+    assert _rows(landed, gold, "score_distribution", "score_band") == [
+        ("v1", 0, 5, 0, 0, 4),
+        ("v1", 20, 1, 0, 1, 0),
+        ("v1", 60, 1, 1, 0, 1),
+        ("v1", 80, 1, 1, 1, 0),
+    ]
+    activity = landed.query(
+        sql.SQL(
+            "select rules_version, severity, country, sum(payments), sum(alerts), sum(amount_at_risk) "
+            "from {} group by 1, 2, 3 order by 2"
+        ).format(sql.Identifier(gold, "payment_activity_hourly"))
+    )
+    assert activity == [
+        ("v1", "HIGH", "unknown", 1, 1, Decimal("10.00")),
+        ("v1", "LOW", "unknown", 6, 0, Decimal("0.00")),
+        ("v1", "MEDIUM", "unknown", 1, 1, Decimal("12.00")),
     ]
     hour = timedelta(hours=1)
     assert _rows(landed, gold, "alert_latency_hourly", "event_hour") == [
@@ -304,7 +328,7 @@ def test_quality_rules_latency_and_risk_in_gold_and_silver_refreshes_only_what_c
     assert set(after) == set(before)
     assert [p for p in after if after[p] != before[p]] == ["q-2"], "an incremental run rewrites only q-2"
     assert _rows(landed, gold, "detection_quality_daily", "event_day") == [
-        (start, 8, 3, 2, 2, 0, Decimal("0.6667"), Decimal("1.0000"), Decimal("0.0000"))
+        (start, True, complete, 8, 3, 2, 2, 0, Decimal("0.6667"), Decimal("1.0000"), Decimal("0.0000"))
     ]
 
 

@@ -1,17 +1,19 @@
--- How well the alerts found fraud, per event day (UTC), counting only days whose chargeback window
--- has closed: before that, a fraud without its chargeback yet would count as legitimate. The label
--- is the chargeback (any reason): recall = alerted frauds / frauds, precision = alerted frauds /
--- alerts, false-positive rate = alerted legitimate payments / legitimate payments.
+-- How well the alerts found fraud by the chargeback label, per event day (UTC). A day whose
+-- chargeback window has not closed yet is shown, but marked `labels_mature = false`: some of its
+-- frauds have no chargeback yet and count as legitimate, so its recall is too high and its
+-- precision too low. Charts keep the two apart. recall = alerted frauds / frauds, precision =
+-- alerted frauds / alerts, false-positive rate = alerted legitimate payments / legitimate payments.
 with labelled as (
     select
         date_trunc('day', event_time, 'UTC') as event_day,
         is_alert,
         is_charged_back as is_fraud
     from {{ ref('payment_facts') }}
-    where event_time < now() - interval '{{ var("chargeback_window_days") }} days'
 )
 select
     event_day,
+    event_day + interval '{{ var("chargeback_window_days") }} days' < now() as labels_mature,
+    (event_day + interval '{{ var("chargeback_window_days") }} days')::date as labels_complete_on,
     count(*)::bigint as payments,
     count(*) filter (where is_fraud)::bigint as frauds,
     count(*) filter (where is_alert)::bigint as alerts,

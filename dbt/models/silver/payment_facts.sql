@@ -6,7 +6,7 @@
 -- chargeback, truth) loaded since the last run, minus a lookback that covers loads still committing
 -- when the last run read them. Changed ids come from the Bronze tables' loaded_at index; the
 -- staging views are then read for those ids only (the filter is on their dedupe key).
--- A table built before loaded_at existed is rebuilt whole once (and gains the column).
+-- A table built before payment_method existed is rebuilt whole once (and gains the columns).
 {{ config(
     materialized='incremental',
     unique_key='payment_id',
@@ -15,7 +15,7 @@
 ) }}
 
 {% set incremental = is_incremental()
-    and 'loaded_at' in adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
+    and 'payment_method' in adapter.get_columns_in_relation(this) | map(attribute='name') | list %}
 {% if incremental %}
 {% set since %}
     (select coalesce(max(t.loaded_at), '-infinity'::timestamptz)
@@ -36,6 +36,9 @@ select
     p.amount,
     p.currency,
     p.status,
+    p.payment_method,
+    p.ip_country,
+    coalesce(cu.country, 'unknown') as customer_country,
     p.event_time,
     d.score,
     d.severity,
@@ -58,6 +61,7 @@ left join (
 ) as a on a.payment_id = p.payment_id
 left join {{ ref('stg_chargebacks') }} as c on c.payment_id = p.payment_id
 left join {{ ref('stg_ground_truth') }} as t on t.payment_id = p.payment_id
+left join {{ ref('stg_customers') }} as cu on cu.customer_id = p.customer_id
 {% if incremental %}
 where p.payment_id in (select payment_id from changed)
 {% endif %}

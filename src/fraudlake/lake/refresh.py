@@ -12,11 +12,15 @@ its last good state (docs/decisions/0006-publishing-gold.md).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from psycopg import sql
+
+from fraudlake import ops
 from fraudlake.lake import bronze, dbt, loader
 from fraudlake.platform.context import Context
 from fraudlake.platform.postgres import Endpoint
@@ -60,6 +64,39 @@ class Scope:
             "schema_prefix": self.schema_prefix,
             "reload_lookback_minutes": str(self.reload_lookback_minutes),
         }
+
+
+@dataclass
+class Step:
+    """What a running step reports into its record (rows it loaded, if it loads)."""
+
+    rows_loaded: int | None = None
+
+
+@contextmanager
+def recorded(db: Endpoint, run_id: str, step: str) -> Iterator[Step]:
+    """Record one step of a run in ops.lakehouse_steps: `running` when it starts, then `success`
+    or `failed` with the error's first line; a retry of the step overwrites its record."""
+    upsert = sql.SQL(
+        "insert into {} (run_id, step, started_at, ended_at, state, detail, rows_loaded) "
+        "values (%s, %s, now(), null, 'running', '', null) on conflict (run_id, step) do update "
+        "set started_at = now(), ended_at = null, state = 'running', detail = '', rows_loaded = null"
+    ).format(sql.Identifier(*ops.STEPS_TABLE.split(".")))
+    finish = sql.SQL(
+        "update {} set ended_at = now(), state = %s, detail = %s, rows_loaded = %s "
+        "where run_id = %s and step = %s"
+    ).format(sql.Identifier(*ops.STEPS_TABLE.split(".")))
+    with db.connect() as conn:
+        conn.autocommit = True
+        conn.execute(upsert, (run_id, step))
+        report = Step()
+        try:
+            yield report
+        except BaseException as exc:
+            detail = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            conn.execute(finish, ("failed", detail[:500], report.rows_loaded, run_id, step))
+            raise
+        conn.execute(finish, ("success", "", report.rows_loaded, run_id, step))
 
 
 def load(db: Endpoint, client: Any, scope: Scope) -> loader.Loaded:

@@ -1,7 +1,8 @@
 """PostgreSQL from Debian's packages, run by a dedicated OS user with its data in the state folder.
 
 Roles follow least privilege: `fraudlake_app` owns the platform database and writes operational
-data; `fraudlake_stream` (the streaming job) can connect and read the `ops` schema, nothing else.
+data; `fraudlake_stream` (the streaming job) can connect and read the `ops` schema, nothing else;
+`fraudlake_dashboards` (Superset's warehouse connection) reads the `gold` schema, nothing else.
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ APP_ROLE = "fraudlake_app"
 STREAM_ROLE = "fraudlake_stream"
 AIRFLOW_ROLE = "fraudlake_airflow"
 """Owns the `airflow` database (Airflow's metadata); no access to the platform database."""
+SUPERSET_ROLE = "fraudlake_superset"
+"""Owns the `superset` database (Superset's metadata); no access to the platform database."""
+DASHBOARDS_ROLE = "fraudlake_dashboards"
+"""Superset's connection to the warehouse: read-only, schema `gold` only."""
 OPS_SCHEMA = "ops"
+GOLD_SCHEMA = "gold"
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,8 @@ class Postgres(Service):
             APP_ROLE: "pg_app_password",
             STREAM_ROLE: "pg_stream_password",
             AIRFLOW_ROLE: "pg_airflow_password",
+            SUPERSET_ROLE: "pg_superset_password",
+            DASHBOARDS_ROLE: "pg_dashboards_password",
         }[role]
         return self.ctx.secrets[key]
 
@@ -136,25 +144,28 @@ class Postgres(Service):
         database = self.settings.pg_database
         with self.connect(SUPERUSER, "postgres") as conn:
             conn.autocommit = True
-            self.ensure_role_and_database(conn, STREAM_ROLE)
-            conn.execute(
-                sql.SQL("alter role {} set default_transaction_read_only = on").format(
-                    sql.Identifier(STREAM_ROLE)
-                )
-            )
             self.ensure_role_and_database(conn, APP_ROLE, database)
             conn.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(database)))
-            conn.execute(
-                sql.SQL("grant connect on database {} to {}").format(
-                    sql.Identifier(database), sql.Identifier(STREAM_ROLE)
+            for reader in (STREAM_ROLE, DASHBOARDS_ROLE):
+                self.ensure_role_and_database(conn, reader)
+                conn.execute(
+                    sql.SQL("alter role {} set default_transaction_read_only = on").format(
+                        sql.Identifier(reader)
+                    )
                 )
-            )
+                conn.execute(
+                    sql.SQL("grant connect on database {} to {}").format(
+                        sql.Identifier(database), sql.Identifier(reader)
+                    )
+                )
         with self.connect(SUPERUSER, database) as conn:
             conn.autocommit = True
             ident = {
                 "ops": sql.Identifier(OPS_SCHEMA),
+                "gold": sql.Identifier(GOLD_SCHEMA),
                 "app": sql.Identifier(APP_ROLE),
                 "stream": sql.Identifier(STREAM_ROLE),
+                "dashboards": sql.Identifier(DASHBOARDS_ROLE),
             }
             for statement in (
                 "revoke create on schema public from public",
@@ -163,6 +174,14 @@ class Postgres(Service):
                 "grant usage on schema {ops} to {stream}",
                 "grant select on all tables in schema {ops} to {stream}",
                 "alter default privileges for role {app} in schema {ops} grant select on tables to {stream}",
+                # dbt (as the app role) rebuilds Gold's tables on every run: default privileges
+                # give each new table to the dashboards' reader.
+                "create schema if not exists {gold} authorization {app}",
+                "revoke all on schema {gold} from public",
+                "grant usage on schema {gold} to {dashboards}",
+                "grant select on all tables in schema {gold} to {dashboards}",
+                "alter default privileges for role {app} in schema {gold} "
+                "grant select on tables to {dashboards}",
             ):
                 conn.execute(sql.SQL(statement).format(**ident))
         with self.connect(APP_ROLE, database) as conn:
@@ -192,6 +211,7 @@ class Postgres(Service):
         for role, purpose in (
             (APP_ROLE, "read/write"),
             (STREAM_ROLE, "read-only: ops schema"),
+            (DASHBOARDS_ROLE, "read-only: gold schema (Superset)"),
             (SUPERUSER, "admin"),
         ):
             entry: dict[str, Any] = {"user": role, "purpose": purpose}

@@ -21,10 +21,11 @@ from fraudlake.platform.minio import Minio
 from fraudlake.platform.postgres import Postgres
 from fraudlake.platform.process import tail, tree_rss_bytes
 from fraudlake.platform.service import Service
+from fraudlake.platform.superset import Superset
 
 
 def services(ctx: Context) -> list[Service]:
-    return [Postgres(ctx), Kafka(ctx), Minio(ctx), Flink(ctx), Airflow(ctx)]
+    return [Postgres(ctx), Kafka(ctx), Minio(ctx), Flink(ctx), Airflow(ctx), Superset(ctx)]
 
 
 def service_by_name(ctx: Context, name: str) -> Service:
@@ -56,11 +57,12 @@ class Progress:
         self.out.flush()
 
 
-def up(ctx: Context, out: TextIO) -> list[Service]:
-    """Install what is missing, start what is down, provision everything; idempotent."""
+def up(ctx: Context, out: TextIO, skip: frozenset[str] = frozenset()) -> list[Service]:
+    """Install what is missing, start what is down, provision everything but the services named
+    in `skip`; idempotent."""
     progress = Progress(out)
     ctx.ensure_dirs()
-    all_services = services(ctx)
+    all_services = [service for service in services(ctx) if service.name not in skip]
     with progress.step("secrets"):
         ctx.secrets  # noqa: B018 (generated on first access)
     with progress.step("java") as notes:

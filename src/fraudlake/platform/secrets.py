@@ -13,6 +13,10 @@ _NAMES = (
     "pg_stream_password",
     "pg_airflow_password",
     "airflow_admin_password",
+    "pg_superset_password",
+    "pg_dashboards_password",
+    "superset_admin_password",
+    "superset_secret_key",
     "minio_root_user",
     "minio_root_password",
 )
@@ -31,7 +35,7 @@ def load_or_create(home: Path) -> dict[str, str]:
     missing = [name for name in _NAMES if not current.get(name)]
     if missing:
         for name in missing:
-            current[name] = "fraudlake-admin" if name == "minio_root_user" else _token()
+            current[name] = "fraudlake-admin" if name == "minio_root_user" else _token(name)
         home.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -40,5 +44,6 @@ def load_or_create(home: Path) -> dict[str, str]:
     return current
 
 
-def _token() -> str:
-    return secrets.token_urlsafe(24)
+def _token(name: str) -> str:
+    """A signing key gets 32 bytes of randomness (Superset refuses short SECRET_KEYs), a password 24."""
+    return secrets.token_urlsafe(32 if name.endswith("_key") else 24)

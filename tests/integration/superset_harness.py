@@ -1,0 +1,152 @@
+"""A private copy of the dashboards over a private Gold, for tests that must not touch the
+platform's own, and the checks the tests and the dashboard benchmark share: what Gold itself says
+a chart's query returns, and a real browser that opens a dashboard."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from psycopg import sql
+
+from fraudlake.dashboards import bundle
+from fraudlake.dashboards.client import SupersetClient
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def private_copy(files: bundle.Files, schema: str, suffix: str) -> bundle.Files:
+    """The bundle with fresh UUIDs, its own connection name and slugs, its datasets on `schema`."""
+    text = json.dumps(files)
+    namespace = uuid.uuid5(uuid.NAMESPACE_URL, suffix)
+    for document in files.values():
+        old = str(document["uuid"])
+        text = text.replace(old, str(uuid.uuid5(namespace, old)))
+    copy: bundle.Files = json.loads(text)
+    for path, document in copy.items():
+        if path.startswith("databases/"):
+            document["database_name"] += f" {suffix}"
+        elif path.startswith("datasets/"):
+            document["schema"] = schema
+        elif path.startswith("dashboards/"):
+            document["slug"] += f"-{suffix}"
+            document["dashboard_title"] += f" [{suffix}]"
+    return copy
+
+
+def canonical(value: Any) -> Any:
+    """One form for a figure however it travelled: Superset's JSON (epoch ms, floats) or psycopg."""
+    if isinstance(value, datetime):
+        return round(value.timestamp() * 1000)
+    if isinstance(value, date):
+        return round(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp() * 1000)
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return round(float(value), 6)
+    return value
+
+
+GRAINS = {"PT1M": "minute", "PT1H": "hour", "P1D": "day"}
+
+
+def gold_query(query: dict[str, Any], dataset: dict[str, Any]) -> tuple[sql.Composed, list[str]]:
+    """The SQL a chart's query object stands for, written from the dataset's own definitions (its
+    metrics' expressions, its calculated columns), and the labels of its result columns."""
+    expressions = {c["column_name"]: c.get("expression") for c in dataset["columns"]}
+    metrics = {m["metric_name"]: m["expression"] for m in dataset["metrics"]}
+
+    def column(name: str) -> sql.Composable:
+        return sql.SQL(expressions[name]) if expressions.get(name) else sql.Identifier(name)
+
+    selected: list[sql.Composable] = []
+    labels: list[str] = []
+    for col in query.get("columns", []):
+        if isinstance(col, dict):
+            base = column(col["sqlExpression"])
+            grain = col.get("timeGrain")
+            selected.append(
+                sql.SQL("date_trunc({}, {})").format(sql.Literal(GRAINS[grain]), base) if grain else base
+            )
+            labels.append(col["label"])
+        else:
+            selected.append(column(col))
+            labels.append(col)
+    keys = len(selected)
+    for metric in query.get("metrics") or []:
+        selected.append(sql.SQL(metrics[metric]))
+        labels.append(metric)
+    statement = sql.SQL("select {} from {}").format(
+        sql.SQL(", ").join(selected), sql.Identifier(dataset["schema"], dataset["table_name"])
+    )
+    if query.get("metrics") and keys:
+        statement += sql.SQL(" group by {}").format(
+            sql.SQL(", ").join(sql.Literal(n) for n in range(1, keys + 1))
+        )
+    return statement, labels
+
+
+@dataclass(frozen=True)
+class Rendered:
+    slug: str
+    charts: int
+    failed: dict[str, str]
+    """chart title -> the error or emptiness it showed"""
+    load_seconds: float
+    """navigation start until the last chart was drawn"""
+
+
+def open_dashboards(
+    url: str, user: str, password: str, slugs: list[str], screenshots: dict[str, str] | None = None
+) -> list[Rendered]:
+    """Log in with headless Chromium, open each dashboard, wait until every chart is drawn, and
+    report the charts that show an error or no data; optionally save a screenshot per slug."""
+    from playwright.sync_api import sync_playwright
+
+    results = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1400})
+        host = url.split("//", 1)[1]
+        page.route("**/*", lambda route: route.continue_() if host in route.request.url else route.abort())
+        page.goto(f"{url}/login/")
+        page.fill("#username", user)
+        page.fill("#password", password)
+        page.click("[type=submit]")
+        page.wait_for_url(lambda target: "/login" not in target, timeout=60_000)
+        for slug in slugs:
+            started = time.monotonic()
+            page.goto(f"{url}/superset/dashboard/{slug}/")
+            page.wait_for_selector(".dashboard-component-chart-holder", timeout=120_000)
+            holders = page.locator(".dashboard-component-chart-holder")
+            deadline = time.monotonic() + 120
+            while (
+                time.monotonic() < deadline
+                and page.locator(".loading, [data-test='loading-indicator']").count()
+            ):
+                time.sleep(0.2)
+            elapsed = time.monotonic() - started
+            failed = {}
+            for n in range(holders.count()):
+                holder = holders.nth(n)
+                title = (
+                    holder.locator("[data-test='editable-title'], .header-title").first.inner_text().strip()
+                )
+                if holder.locator("[data-test='error-message'], .ant-alert-error, .alert-danger").count():
+                    failed[title] = holder.inner_text()[:300]
+                elif "No results" in holder.inner_text():
+                    failed[title] = "no results"
+            if screenshots and slug in screenshots:
+                page.screenshot(path=screenshots[slug], full_page=True)
+            results.append(Rendered(slug, holders.count(), failed, elapsed))
+        browser.close()
+    return results
+
+
+def dataset_ids(client: SupersetClient) -> dict[str, int]:
+    return {str(row["uuid"]): int(row["id"]) for row in client.objects("dataset")}
