@@ -9,17 +9,21 @@ cd "$ROOT"
 
 step() { printf '\n== %s\n' "$*"; }
 
-# Debian's docker-compose validates docker-compose.yml without a Docker engine.
-if ! command -v docker-compose >/dev/null; then
-  step "installing test tool: docker-compose (Debian)"
-  if [[ $(id -u) -eq 0 ]]; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-compose >/dev/null \
-      || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-compose >/dev/null; }
-  else
-    echo "docker-compose is missing: sudo apt-get install -y docker-compose" >&2
+# Test tools from Debian: docker-compose validates docker-compose.yml without a Docker engine;
+# chromium is the real browser the dashboard tests drive (Playwright, no browser download).
+need() {
+  local command="$1" package="$2"
+  command -v "$command" >/dev/null && return
+  step "installing test tool: $package (Debian)"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "$package is missing: sudo apt-get install -y $package" >&2
     exit 1
   fi
-fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$package" >/dev/null \
+    || { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$package" >/dev/null; }
+}
+need docker-compose docker-compose
+need chromium chromium
 
 step "ruff"
 "$BIN/ruff" check .

@@ -10,6 +10,7 @@ from psycopg import sql
 
 from fraudlake.lake import bronze, loader
 from fraudlake.lake.bronze import Batch, Message
+from fraudlake.platform.airflow import Airflow, Run
 from fraudlake.platform.context import Context
 from fraudlake.platform.minio import Minio
 from fraudlake.platform.postgres import APP_ROLE, Postgres
@@ -66,3 +67,18 @@ class Landed:
             for schema in (self.schema, *schemas):
                 conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
             conn.commit()
+
+
+def refresh(ctx: Context, landed: Landed, **conf: Any) -> tuple[Run, str]:
+    """One lakehouse_refresh run through Airflow's REST API, scoped to the private Bronze."""
+    prefix = f"t{landed.schema.rsplit('_', 1)[1]}_"
+    conf = {
+        "topics": {topic: kind for kind, topic in landed.topics.items()},
+        "bucket": landed.bucket,
+        "bronze_schema": landed.schema,
+        "schema_prefix": prefix,
+        **conf,
+    }
+    airflow = Airflow(ctx)
+    run = airflow.wait_for_run("lakehouse_refresh", airflow.trigger("lakehouse_refresh", conf), timeout=900)
+    return run, prefix + "gold"

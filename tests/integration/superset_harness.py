@@ -5,6 +5,7 @@ a chart's query returns, and a real browser that opens a dashboard."""
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -40,16 +41,23 @@ def private_copy(files: bundle.Files, schema: str, suffix: str) -> bundle.Files:
 
 
 def canonical(value: Any) -> Any:
-    """One form for a figure however it travelled: Superset's JSON (epoch ms, floats) or psycopg."""
+    """One form for a figure however it travelled: Superset's JSON (times as epoch milliseconds with
+    a float's fraction, numbers as floats) or psycopg (datetimes, Decimals). Times compare to the
+    millisecond, other numbers to six decimals."""
     if isinstance(value, datetime):
-        return round(value.timestamp() * 1000)
+        return math.floor(value.timestamp() * 1000)
     if isinstance(value, date):
-        return round(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp() * 1000)
+        return math.floor(datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp() * 1000)
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int | float | Decimal):
-        return round(float(value), 6)
+        number = float(value)
+        return math.floor(number) if abs(number) >= EPOCH_MS_2001 else round(number, 6)
     return value
+
+
+EPOCH_MS_2001 = 978_307_200_000
+"""Numbers this large are epoch milliseconds (no figure of the dashboards comes near it)."""
 
 
 GRAINS = {"PT1M": "minute", "PT1H": "hour", "P1D": "day"}
@@ -88,6 +96,14 @@ def gold_query(query: dict[str, Any], dataset: dict[str, Any]) -> tuple[sql.Comp
         statement += sql.SQL(" group by {}").format(
             sql.SQL(", ").join(sql.Literal(n) for n in range(1, keys + 1))
         )
+    order = [
+        sql.SQL("{} {}").format(sql.Literal(labels.index(name) + 1), sql.SQL("asc" if ascending else "desc"))
+        for name, ascending in query.get("orderby") or []
+    ]
+    if order:
+        statement += sql.SQL(" order by {}").format(sql.SQL(", ").join(order))
+    if query.get("row_limit"):
+        statement += sql.SQL(" limit {}").format(sql.Literal(int(query["row_limit"])))
     return statement, labels
 
 
@@ -142,6 +158,7 @@ def open_dashboards(
                 elif "No results" in holder.inner_text():
                     failed[title] = "no results"
             if screenshots and slug in screenshots:
+                page.wait_for_timeout(1500)  # ECharts animates bars and lines in
                 page.screenshot(path=screenshots[slug], full_page=True)
             results.append(Rendered(slug, holders.count(), failed, elapsed))
         browser.close()

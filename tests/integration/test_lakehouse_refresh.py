@@ -30,14 +30,14 @@ from fraudlake.contract import (
     alert_id_of,
 )
 from fraudlake.lake import bronze
-from fraudlake.platform.airflow import DAGS, Airflow, Run
+from fraudlake.platform.airflow import DAGS, Airflow
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 from fraudlake.topics import CHARGEBACKS, FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS
 from fraudlake.topics import GROUND_TRUTH as GROUND_TRUTH_TOPIC
 from tests.factories import payment
 from tests.integration.conftest import fraudlake
-from tests.integration.lake_harness import Landed
+from tests.integration.lake_harness import Landed, refresh
 
 HOUR = bronze.HOUR_MS
 
@@ -52,21 +52,6 @@ def landed(ctx: Context) -> Iterator[Landed]:
 
 def _severity(score: int) -> str:
     return "HIGH" if score >= 80 else "MEDIUM" if score >= 60 else "LOW"
-
-
-def _refresh(ctx: Context, landed: Landed, **conf: Any) -> tuple[Run, str]:
-    """One lakehouse_refresh run through Airflow's REST API, scoped to the private Bronze."""
-    prefix = f"t{landed.schema.rsplit('_', 1)[1]}_"
-    conf = {
-        "topics": {topic: kind for kind, topic in landed.topics.items()},
-        "bucket": landed.bucket,
-        "bronze_schema": landed.schema,
-        "schema_prefix": prefix,
-        **conf,
-    }
-    airflow = Airflow(ctx)
-    run = airflow.wait_for_run("lakehouse_refresh", airflow.trigger("lakehouse_refresh", conf), timeout=900)
-    return run, prefix + "gold"
 
 
 def _manifest_rows(landed: Landed) -> int:
@@ -123,7 +108,7 @@ def test_gold_kpis_equal_an_independent_computation_and_a_bad_batch_never_reache
     ]
     objects = sum(len(b.objects) for b in batches)
 
-    run, gold = _refresh(ctx, landed)
+    run, gold = refresh(ctx, landed)
     assert run.state == "success", run.failures
     assert _manifest_rows(landed) == objects
 
@@ -149,7 +134,7 @@ def test_gold_kpis_equal_an_independent_computation_and_a_bad_batch_never_reache
         )
     assert _rows(landed, gold, "fraud_kpis_hourly", "event_hour") == expected
 
-    again, _ = _refresh(ctx, landed)
+    again, _ = refresh(ctx, landed)
     assert again.state == "success" and _rows(landed, gold, "fraud_kpis_hourly", "event_hour") == expected, (
         "a second run changes nothing"
     )
@@ -160,7 +145,7 @@ def test_gold_kpis_equal_an_independent_computation_and_a_bad_batch_never_reache
         "p-9", "cus-1", 95, "LOW", True, (), "v1", payments[9].event_time, payments[9].event_time, 1
     )
     landed.batch(PAYMENT_SCORES.name, 0, 10, [DECISION.to_json(bad)], now)
-    failed, _ = _refresh(ctx, landed)
+    failed, _ = refresh(ctx, landed)
     assert failed.state == "failed"
     assert set(failed.failures) == {"build_silver_gold"}
     assert any("test severity_agrees_with_score" in line for line in failed.failures["build_silver_gold"])
@@ -256,7 +241,7 @@ def test_quality_rules_latency_and_risk_in_gold_and_silver_refreshes_only_what_c
     ]
     landed.batch(GROUND_TRUTH_TOPIC.name, 0, 0, [GROUND_TRUTH.to_json(t) for t in truth], now)
 
-    run, gold = _refresh(ctx, landed)
+    run, gold = refresh(ctx, landed)
     assert run.state == "success", run.failures
     start = datetime.fromtimestamp(day / 1000, UTC)
     complete = (start + timedelta(days=90)).date()
@@ -322,7 +307,7 @@ def test_quality_rules_latency_and_risk_in_gold_and_silver_refreshes_only_what_c
     before = dict(landed.query(versions))
     late_label = Chargeback("q-2", "c-b", Decimal(1), "EUR", "fraudulent", reported, 1)
     landed.batch(CHARGEBACKS.name, 0, 2, [CHARGEBACK.to_json(late_label)], now)
-    again, _ = _refresh(ctx, landed, reload_lookback_minutes=0)
+    again, _ = refresh(ctx, landed, reload_lookback_minutes=0)
     assert again.state == "success", again.failures
     after = dict(landed.query(versions))
     assert set(after) == set(before)
@@ -346,7 +331,7 @@ def test_stale_bronze_fails_the_freshness_check_but_gold_is_still_published(
 ) -> None:
     two_days_ago = int(time.time() * 1000) - 48 * HOUR
     landed.batch(PAYMENTS.name, 0, 0, [PAYMENT.to_json(payment(event_time=two_days_ago))], two_days_ago)
-    run, gold = _refresh(ctx, landed)
+    run, gold = refresh(ctx, landed)
     assert run.state == "failed"
     assert set(run.failures) == {"check_freshness"}, "the build ran and published"
     assert any("stale past error_after: bronze.payments" in line for line in run.failures["check_freshness"])

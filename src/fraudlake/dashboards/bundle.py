@@ -81,7 +81,7 @@ def check(files: Files) -> None:
         elif kind == "chart":
             wanted = [("dataset_uuid", document.get("dataset_uuid"), "dataset")]
         elif kind == "dashboard":
-            wanted = [("position chart", u, "chart") for u in _chart_uuids(document)]
+            wanted = [("position chart", u, "chart") for u in chart_uuids(document)]
             wanted += [("filter dataset", u, "dataset") for u in _filter_datasets(document)]
         for field, value, target in wanted:
             if value not in by_kind[target]:
@@ -163,7 +163,7 @@ def normalise(folder: str, document: dict[str, Any]) -> dict[str, Any]:
 
 def _renumber_charts(dashboard: dict[str, Any]) -> None:
     """Chart ids 1..n in layout order, and every id reference in the metadata mapped alike."""
-    charts = [node for node in dashboard.get("position", {}).values() if _is_chart(node)]
+    charts = [node for node in dashboard.get("position", {}).values() if is_chart(node)]
     ids = {node["meta"]["chartId"]: n for n, node in enumerate(charts, start=1)}
     for node in charts:
         node["meta"]["chartId"] = ids[node["meta"]["chartId"]]
@@ -196,12 +196,12 @@ def _renumber_charts(dashboard: dict[str, Any]) -> None:
         metadata.pop(computed, None)  # the frontend recomputes (and re-saves) these on every load
 
 
-def _is_chart(node: Any) -> bool:
+def is_chart(node: Any) -> bool:
     return isinstance(node, dict) and node.get("type") == "CHART"
 
 
-def _chart_uuids(dashboard: dict[str, Any]) -> list[str]:
-    return [n["meta"].get("uuid") for n in dashboard.get("position", {}).values() if _is_chart(n)]
+def chart_uuids(dashboard: dict[str, Any]) -> list[str]:
+    return [n["meta"].get("uuid") for n in dashboard.get("position", {}).values() if is_chart(n)]
 
 
 def _filter_datasets(dashboard: dict[str, Any]) -> list[str]:

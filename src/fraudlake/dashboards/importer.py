@@ -33,7 +33,11 @@ def manifest_file(ctx: Context) -> Path:
     return ctx.data("superset") / "imported-assets.json"
 
 
-def import_assets(ctx: Context, client: SupersetClient, root: Path = bundle.ASSETS) -> Imported:
+def import_assets(
+    ctx: Context, client: SupersetClient, root: Path = bundle.ASSETS, manifest: Path | None = None
+) -> Imported:
+    """Import the bundle at `root`, then delete what the imports recorded in `manifest` (default:
+    the platform's) brought and the bundle no longer has."""
     files = bundle.read(root)
     bundle.check(files)
     reader = Postgres(ctx).endpoint(DASHBOARDS_ROLE)
@@ -42,7 +46,7 @@ def import_assets(ctx: Context, client: SupersetClient, root: Path = bundle.ASSE
     )
     client.import_bundle(bundle.to_zip(rendered), {DATABASE_FILE: reader.password})
     current = bundle.uuids(files)
-    manifest = manifest_file(ctx)
+    manifest = manifest or manifest_file(ctx)
     previous: dict[str, list[str]] = json.loads(manifest.read_text()) if manifest.exists() else {}
     deleted = {}
     for kind in KINDS:
