@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fraudlake.platform.superset import PINS
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
 
@@ -61,11 +63,18 @@ def test_compose_runs_the_same_system() -> None:
         "minio-init",
         "flink-jobmanager",
         "flink-taskmanager",
+        "superset",
     } <= set(services)
     for name, service in services.items():
         image = service.get("image", "")
         assert ":" in image and not image.endswith(":latest"), f"{name} pins its image tag"
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), f"{name} binds {port} to localhost only"
-    for name in ("postgres", "minio", "kafka-1", "kafka-2", "kafka-3", "flink-jobmanager"):
+    for name in ("postgres", "minio", "kafka-1", "kafka-2", "kafka-3", "flink-jobmanager", "superset"):
         assert "healthcheck" in services[name], f"{name} has a health check"
+
+
+def test_the_superset_image_installs_the_pins_of_the_local_platform() -> None:
+    dockerfile = (ROOT / "docker" / "superset" / "Dockerfile").read_text()
+    installed = dockerfile.split("pip install --no-cache-dir", 1)[1].split("\nCOPY", 1)[0]
+    assert sorted(installed.replace("\\", " ").split()) == sorted(PINS)

@@ -322,12 +322,12 @@ def _superset(ctx: Context, action: str) -> int:
 
     superset = Superset(ctx)
     if action == "import":
-        done = importer.import_assets(ctx, superset.client())
+        done = superset.import_dashboards()
         objects = ", ".join(f"{count} {kind}s" for kind, count in done.objects.items())
         deleted = ", ".join(f"{count} {kind}s" for kind, count in done.deleted.items() if count) or "nothing"
         print(f"  imported {objects} from {bundle.ASSETS}; deleted {deleted}")
         return 0
-    changed = importer.export_assets(superset.client())
+    changed = importer.export_tree(superset.client())
     print(
         f"  {len(changed)} files changed under {bundle.ASSETS}" + "".join(f"\n    {path}" for path in changed)
     )

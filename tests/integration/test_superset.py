@@ -66,7 +66,7 @@ class Private:
 
     def import_(self, files: bundle.Files) -> importer.Imported:
         bundle.write(files, self.root)
-        return importer.import_assets(self.ctx, self.client, self.root, self.manifest)
+        return importer.import_tree(self.client, Superset(self.ctx).warehouse(), self.manifest, self.root)
 
 
 def _land(landed: Landed) -> None:

@@ -66,11 +66,13 @@ def test_check_names_the_file_and_the_broken_reference(files: bundle.Files) -> N
 
 
 def test_render_fills_the_address_and_leaves_the_password_to_the_import(files: bundle.Files) -> None:
-    rendered = bundle.render(files, user="reader", host="127.0.0.1", port=15432, database="fraudlake")
+    warehouse = bundle.Warehouse("reader", "secret", "127.0.0.1", 15432, "fraudlake")
+    rendered = bundle.render(files, warehouse)
     assert rendered["databases/fraudlake_gold.yaml"]["sqlalchemy_uri"] == (
         "postgresql+psycopg2://reader:XXXXXXXXXX@127.0.0.1:15432/fraudlake"
     )
     assert files["databases/fraudlake_gold.yaml"]["sqlalchemy_uri"] == bundle.URI_TEMPLATE, "input unchanged"
+    assert "secret" not in json.dumps(rendered), "the password travels apart, at import"
     with zipfile.ZipFile(io.BytesIO(bundle.to_zip(rendered))) as archive:
         names = archive.namelist()
         assert {name.split("/", 1)[0] for name in names} == {"fraudlake_dashboards"}

@@ -16,6 +16,7 @@ import json
 import re
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,17 @@ METADATA = {"version": "1.0.0", "type": "assets", "timestamp": "2026-12-02T00:00
 
 Files = dict[str, dict[str, Any]]
 """Relative path (e.g. `charts/payments.yaml`) -> the parsed YAML document."""
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """Superset's connection to Gold on one platform."""
+
+    user: str
+    password: str
+    host: str
+    port: int
+    database: str
 
 
 class BundleError(ValueError):
@@ -96,13 +108,14 @@ def uuids(files: Files) -> dict[str, list[str]]:
     return {kind: sorted(values) for kind, values in found.items()}
 
 
-def render(files: Files, *, user: str, host: str, port: int, database: str) -> Files:
-    """The bundle for one platform: the warehouse URI filled in (the password stays a placeholder)."""
+def render(files: Files, warehouse: Warehouse) -> Files:
+    """The bundle for one platform: the warehouse URI filled in (the password stays a placeholder,
+    the import takes it apart)."""
     rendered = json.loads(json.dumps(files))
     for path, document in rendered.items():
         if _kind(path) == "database":
             document["sqlalchemy_uri"] = URI_TEMPLATE.format(
-                user=user, host=host, port=port, database=database
+                user=warehouse.user, host=warehouse.host, port=warehouse.port, database=warehouse.database
             )
     return dict(rendered)
 

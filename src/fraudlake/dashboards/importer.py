@@ -1,10 +1,13 @@
-"""Import `superset/` into the platform's Superset, and export what analysts changed back to it.
+"""Import `superset/` into a Superset, and export what analysts changed there back to it.
 
 Superset's assets import creates or overwrites every object of the bundle (charts, datasets and
 the connection too, not only dashboards) but never deletes. So each import records the UUIDs it
-imported (`<state>/data/superset/imported-assets.json`), and the next one deletes the objects that
-were imported before and are no longer in the YAML: a chart removed from `superset/` disappears,
-while a chart an analyst made in the UI (never imported) is left alone until it is exported.
+imported in a manifest, and the next one deletes the objects that were imported before and are no
+longer in the YAML: a chart removed from `superset/` disappears, while a chart an analyst made in
+the UI (never imported) is left alone until it is exported.
+
+Nothing here knows the local platform (the Superset service passes its client and its warehouse),
+so the docker-compose image runs the same import (`python -m fraudlake.dashboards`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,6 @@ from pathlib import Path
 
 from fraudlake.dashboards import bundle
 from fraudlake.dashboards.client import KINDS, SupersetClient
-from fraudlake.platform.context import Context
-from fraudlake.platform.postgres import DASHBOARDS_ROLE, Postgres
 
 DATABASE_FILE = "databases/fraudlake_gold.yaml"
 
@@ -29,24 +30,15 @@ class Imported:
     """kind -> objects deleted because the YAML no longer has them"""
 
 
-def manifest_file(ctx: Context) -> Path:
-    return ctx.data("superset") / "imported-assets.json"
-
-
-def import_assets(
-    ctx: Context, client: SupersetClient, root: Path = bundle.ASSETS, manifest: Path | None = None
+def import_tree(
+    client: SupersetClient, warehouse: bundle.Warehouse, manifest: Path, root: Path = bundle.ASSETS
 ) -> Imported:
-    """Import the bundle at `root`, then delete what the imports recorded in `manifest` (default:
-    the platform's) brought and the bundle no longer has."""
+    """Import the bundle at `root` with the warehouse connection filled in, then delete what the
+    imports recorded in `manifest` brought and the bundle no longer has."""
     files = bundle.read(root)
     bundle.check(files)
-    reader = Postgres(ctx).endpoint(DASHBOARDS_ROLE)
-    rendered = bundle.render(
-        files, user=reader.user, host=reader.host, port=reader.port, database=reader.database
-    )
-    client.import_bundle(bundle.to_zip(rendered), {DATABASE_FILE: reader.password})
+    client.import_bundle(bundle.to_zip(bundle.render(files, warehouse)), {DATABASE_FILE: warehouse.password})
     current = bundle.uuids(files)
-    manifest = manifest or manifest_file(ctx)
     previous: dict[str, list[str]] = json.loads(manifest.read_text()) if manifest.exists() else {}
     deleted = {}
     for kind in KINDS:
@@ -64,7 +56,7 @@ def _delete(client: SupersetClient, kind: str, gone: set[str]) -> int:
     return len(ids)
 
 
-def export_assets(client: SupersetClient, root: Path = bundle.ASSETS) -> list[str]:
+def export_tree(client: SupersetClient, root: Path = bundle.ASSETS) -> list[str]:
     """Write every dashboard, chart, dataset and connection of Superset to `root`, normalised;
     the paths that changed."""
     files = bundle.from_export(client.export_bundle(), bundle.read(root))

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fraudlake.platform import artifacts, process
-from fraudlake.platform.postgres import SUPERSET_ROLE, SUPERUSER, Postgres
+from fraudlake.platform.postgres import DASHBOARDS_ROLE, SUPERSET_ROLE, SUPERUSER, Postgres
 from fraudlake.platform.service import Port, Service
 from fraudlake.platform.versions import SUPERSET_VERSION
 
 if TYPE_CHECKING:
+    from fraudlake.dashboards.bundle import Warehouse
     from fraudlake.dashboards.client import SupersetClient
+    from fraudlake.dashboards.importer import Imported
 
 PINS = (
     f"apache-superset=={SUPERSET_VERSION}",
@@ -164,9 +166,19 @@ class Superset(Service):
             return f"{url}: {exc}"
 
     def provision(self) -> None:
+        self.import_dashboards()
+
+    def import_dashboards(self) -> Imported:
+        """superset/ into this Superset, over the platform's Gold (see fraudlake.dashboards)."""
         from fraudlake.dashboards import importer
 
-        importer.import_assets(self.ctx, self.client())
+        return importer.import_tree(self.client(), self.warehouse(), self.home / "imported-assets.json")
+
+    def warehouse(self) -> Warehouse:
+        from fraudlake.dashboards.bundle import Warehouse
+
+        reader = Postgres(self.ctx).endpoint(DASHBOARDS_ROLE)
+        return Warehouse(reader.user, reader.password, reader.host, reader.port, reader.database)
 
     def client(self) -> SupersetClient:
         from fraudlake.dashboards.client import SupersetClient
