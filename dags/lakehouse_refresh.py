@@ -69,7 +69,7 @@ def lakehouse_refresh() -> None:
         _, db, scope = _scope_and_context()
         minio = BaseHook.get_connection("fraudlake_minio")
         client = client_for(minio.host, minio.login, minio.password)
-        with refresh.recorded(db, _run_id(), "load_bronze") as step:
+        with refresh.recorded(db, _run_id(), "load_bronze", scope) as step:
             loaded = refresh.load(db, client, scope)
             step.rows_loaded = loaded.rows
         return {"objects": loaded.objects, "rows": loaded.rows, "skipped": loaded.skipped}
@@ -79,7 +79,7 @@ def lakehouse_refresh() -> None:
         from fraudlake.lake import refresh
 
         ctx, db, scope = _scope_and_context()
-        with refresh.recorded(db, _run_id(), "build_silver_gold"):
+        with refresh.recorded(db, _run_id(), "build_silver_gold", scope):
             print(refresh.build(ctx, db, scope, ctx.settings.home / "airflow" / "dbt" / "build"))
 
     @task(retries=0)
@@ -87,7 +87,7 @@ def lakehouse_refresh() -> None:
         from fraudlake.lake import refresh
 
         ctx, db, scope = _scope_and_context()
-        with refresh.recorded(db, _run_id(), "check_freshness"):
+        with refresh.recorded(db, _run_id(), "check_freshness", scope):
             print(refresh.freshness(ctx, db, scope, ctx.settings.home / "airflow" / "dbt" / "freshness"))
 
     loaded = load_bronze()

@@ -13,6 +13,7 @@ create role fraudlake_dashboards with login password :'dashboards_pw';
 alter role fraudlake_dashboards set default_transaction_read_only = on;
 create role fraudlake_superset with login password :'superset_pw';
 create database superset owner fraudlake_superset;
+revoke all on database superset from public;
 create database :"db" owner fraudlake_app;
 revoke all on database :"db" from public;
 grant connect on database :"db" to fraudlake_stream, fraudlake_dashboards;

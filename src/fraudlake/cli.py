@@ -326,6 +326,8 @@ def _superset(ctx: Context, action: str) -> int:
         objects = ", ".join(f"{count} {kind}s" for kind, count in done.objects.items())
         deleted = ", ".join(f"{count} {kind}s" for kind, count in done.deleted.items() if count) or "nothing"
         print(f"  imported {objects} from {bundle.ASSETS}; deleted {deleted}")
+        for refused in done.kept:
+            print(f"  not deleted (kept for the next import): {refused}", file=sys.stderr)
         return 0
     changed = importer.export_tree(superset.client())
     print(

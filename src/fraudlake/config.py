@@ -54,7 +54,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FRAUDLAKE_AIRFLOW_PORT", "18080", "Airflow UI and REST API port"),
     Variable("FRAUDLAKE_AIRFLOW_PARALLELISM", "2", "Airflow task slots (each a pre-forked worker)"),
     Variable("FRAUDLAKE_SUPERSET_PORT", "18088", "Superset dashboards (UI and REST API) port"),
-    Variable("FRAUDLAKE_SUPERSET_THREADS", "4", "Superset web server threads (one gunicorn worker: ~400 MB)"),
+    Variable(
+        "FRAUDLAKE_SUPERSET_THREADS", "4", "Superset web server threads (one gunicorn worker: ~300 MB idle)"
+    ),
     Variable(
         "FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES",
         "3",

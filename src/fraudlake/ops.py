@@ -90,7 +90,8 @@ def steps_table_ddl() -> sql.Composed:
     return sql.SQL(
         "create table if not exists {} (run_id text not null, step text not null, "
         "started_at timestamptz not null, ended_at timestamptz, state text not null, "
-        "detail text not null default '', rows_loaded bigint, primary key (run_id, step))"
+        "detail text not null default '', rows_loaded bigint, schema_prefix text not null default '', "
+        "primary key (run_id, step))"
     ).format(_identifier(STEPS_TABLE))
 
 

@@ -31,7 +31,7 @@ def private_copy(files: bundle.Files, schema: str, suffix: str) -> bundle.Files:
     copy: bundle.Files = json.loads(text)
     for path, document in copy.items():
         if path.startswith("databases/"):
-            document["database_name"] += f" {suffix}"
+            document["database_name"] += f" {suffix}"  # Superset keys connections by name too
         elif path.startswith("datasets/"):
             document["schema"] = schema
         elif path.startswith("dashboards/"):
@@ -107,6 +107,16 @@ def gold_query(query: dict[str, Any], dataset: dict[str, Any]) -> tuple[sql.Comp
     return statement, labels
 
 
+DRAWN = """expected => {
+    const holders = [...document.querySelectorAll('.dashboard-component-chart-holder')];
+    const settled = h => !h.querySelector('.loading, [data-test="loading-indicator"]') && (
+        h.querySelector('canvas, svg, table, .big_number, .header-line, [data-test="error-message"]')
+        || h.innerText.includes('No results'));
+    return holders.length === expected && holders.every(settled);
+}"""
+"""Every chart holder has drawn something (a canvas, a table, a number) or shown why not."""
+
+
 @dataclass(frozen=True)
 class Rendered:
     slug: str
@@ -140,12 +150,7 @@ def open_dashboards(
             page.goto(f"{url}/superset/dashboard/{slug}/")
             page.wait_for_selector(".dashboard-component-chart-holder", timeout=120_000)
             holders = page.locator(".dashboard-component-chart-holder")
-            deadline = time.monotonic() + 120
-            while (
-                time.monotonic() < deadline
-                and page.locator(".loading, [data-test='loading-indicator']").count()
-            ):
-                time.sleep(0.2)
+            page.wait_for_function(DRAWN, arg=holders.count(), timeout=120_000)
             elapsed = time.monotonic() - started
             failed = {}
             for n in range(holders.count()):

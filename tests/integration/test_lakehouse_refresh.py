@@ -244,7 +244,7 @@ def test_quality_rules_latency_and_risk_in_gold_and_silver_refreshes_only_what_c
     run, gold = refresh(ctx, landed)
     assert run.state == "success", run.failures
     start = datetime.fromtimestamp(day / 1000, UTC)
-    complete = (start + timedelta(days=90)).date()
+    complete = (start + timedelta(days=91)).date()
     assert _rows(landed, gold, "detection_quality_daily", "event_day") == [
         (start, True, complete, 8, 2, 2, 1, 1, Decimal("0.5000"), Decimal("0.5000"), Decimal("0.1667"))
     ]

@@ -26,10 +26,10 @@ def test_second_up_starts_nothing(ctx: Context) -> None:
     assert done.returncode == 0, done.stderr
     assert _pids(ctx) == before
     assert all(pid is not None for pid in before.values())
-    for service in ("postgres", "kafka", "minio", "flink", "airflow"):
+    for service in ("postgres", "kafka", "minio", "flink", "airflow", "superset"):
         assert f"start {service} ..." in done.stdout
-    assert done.stdout.count("(already running)") == 5
-    assert done.stdout.count("(cached)") == 5
+    assert done.stdout.count("(already running)") == 6
+    assert done.stdout.count("(cached)") == 6
     assert "start scoring job ... " in done.stdout and "(already RUNNING)" in done.stdout
     status = json.loads(fraudlake("job", "status", "--json").stdout)
     assert status["state"] == "RUNNING" and status["name"] == "fraudlake-scoring"
@@ -55,6 +55,7 @@ def test_status_reports_killed_service_as_down_with_reason(ctx: Context) -> None
         "kafka": "up",
         "flink": "up",
         "airflow": "up",
+        "superset": "up",
     }
     assert "password" not in done.stdout and "secret_key" not in done.stdout
 
@@ -63,7 +64,7 @@ def test_status_reports_killed_service_as_down_with_reason(ctx: Context) -> None
 
     restarted = fraudlake("up", "--no-demo")
     assert restarted.returncode == 0, restarted.stderr
-    assert restarted.stdout.count("(already running)") == 4
+    assert restarted.stdout.count("(already running)") == 5
     assert json.loads(fraudlake("status", "--json").stdout)["minio"]["status"] == "up"
 
 
@@ -76,6 +77,9 @@ def test_status_json_gives_connection_details(ctx: Context) -> None:
     assert hidden["minio"]["connection"]["endpoint"] == f"http://{s.bind_host}:{s.minio_port}"
     assert hidden["airflow"]["connection"]["url"] == f"http://{s.bind_host}:{s.airflow_port}"
     assert "password" not in hidden["airflow"]["connection"]
+    assert hidden["superset"]["connection"]["url"] == f"http://{s.bind_host}:{s.superset_port}"
+    assert "password" not in hidden["superset"]["connection"]
+    assert shown["superset"]["connection"]["password"] == ctx.secrets["superset_admin_password"]
     assert shown["airflow"]["connection"]["password"] == ctx.secrets["airflow_admin_password"]
     assert "secret_key" not in hidden["minio"]["connection"]
     assert shown["minio"]["connection"]["secret_key"] == ctx.secrets["minio_root_password"]
@@ -123,6 +127,6 @@ def test_down_leaves_no_process_and_keeps_data(ctx: Context) -> None:
 
     again = fraudlake("up", "--no-demo")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert again.stdout.count("(started)") == 5
+    assert again.stdout.count("(started)") == 6
     assert "start scoring job ... " in again.stdout and f"(resumed from {savepoint[1]})" in again.stdout
     assert bronze_sink.daemon(ctx).running() is not None

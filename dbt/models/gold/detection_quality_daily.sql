@@ -12,8 +12,10 @@ with labelled as (
 )
 select
     event_day,
-    event_day + interval '{{ var("chargeback_window_days") }} days' < now() as labels_mature,
-    (event_day + interval '{{ var("chargeback_window_days") }} days')::date as labels_complete_on,
+    -- the day's last payment's window closes a day after its first one's
+    event_day + interval '1 day' + interval '{{ var("chargeback_window_days") }} days' <= now() as labels_mature,
+    ((event_day + interval '1 day' + interval '{{ var("chargeback_window_days") }} days') at time zone 'UTC')::date
+        as labels_complete_on,
     count(*)::bigint as payments,
     count(*) filter (where is_fraud)::bigint as frauds,
     count(*) filter (where is_alert)::bigint as alerts,

@@ -37,8 +37,6 @@ select
     p.currency,
     p.status,
     p.payment_method,
-    p.ip_country,
-    coalesce(cu.country, 'unknown') as customer_country,
     p.event_time,
     d.score,
     d.severity,
@@ -61,7 +59,6 @@ left join (
 ) as a on a.payment_id = p.payment_id
 left join {{ ref('stg_chargebacks') }} as c on c.payment_id = p.payment_id
 left join {{ ref('stg_ground_truth') }} as t on t.payment_id = p.payment_id
-left join {{ ref('stg_customers') }} as cu on cu.customer_id = p.customer_id
 {% if incremental %}
 where p.payment_id in (select payment_id from changed)
 {% endif %}

@@ -35,6 +35,8 @@ KIND_OF_FOLDER = {
 URI_TEMPLATE = "postgresql+psycopg2://{user}:XXXXXXXXXX@{host}:{port}/{database}"
 """The warehouse connection as the YAML keeps it: placeholders, filled from the platform at import
 (XXXXXXXXXX is Superset's own placeholder for the password it takes separately)."""
+DATABASE_NAME = "fraudlake Gold"
+"""The name of the connection to Gold (Superset keys connections by name as well as UUID)."""
 METADATA = {"version": "1.0.0", "type": "assets", "timestamp": "2026-12-02T00:00:00+00:00"}
 
 Files = dict[str, dict[str, Any]]
@@ -135,7 +137,7 @@ def dump(document: Mapping[str, Any]) -> str:
 
 def from_export(archive: bytes, known: Files) -> Files:
     """An export zip, normalised, at the paths the objects already have in `known` (new objects
-    get a path from their name)."""
+    get a path from their name); only the connections `known` has and what is built on them."""
     path_of = {str(document["uuid"]): path for path, document in known.items()}
     files: Files = {}
     with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
@@ -146,7 +148,27 @@ def from_export(archive: bytes, known: Files) -> Files:
                 continue
             document = normalise(folder, yaml.safe_load(zipped.read(name)))
             files[path_of.get(str(document["uuid"])) or _new_path(folder, document, files)] = document
-    return files
+    names = {d["database_name"] for p, d in known.items() if _kind(p) == "database"} or {DATABASE_NAME}
+    return _built_on(files, names)
+
+
+def _built_on(files: Files, names: set[str]) -> Files:
+    """The connections named `names` (those the tree has: the one to Gold) and what is built on
+    them; other connections an instance has, and their datasets and charts, are not ours to write."""
+    databases = {
+        d["uuid"] for p, d in files.items() if _kind(p) == "database" and d["database_name"] in names
+    }
+    datasets = {
+        d["uuid"] for p, d in files.items() if _kind(p) == "dataset" and d["database_uuid"] in databases
+    }
+    charts = {d["uuid"] for p, d in files.items() if _kind(p) == "chart" and d["dataset_uuid"] in datasets}
+    keep = {"database": databases, "dataset": datasets, "chart": charts}
+    return {
+        path: document
+        for path, document in files.items()
+        if (_kind(path) == "dashboard" and set(chart_uuids(document)) <= charts)
+        or document["uuid"] in keep.get(_kind(path), set())
+    }
 
 
 def normalise(folder: str, document: dict[str, Any]) -> dict[str, Any]:

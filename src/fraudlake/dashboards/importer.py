@@ -18,6 +18,7 @@ from pathlib import Path
 
 from fraudlake.dashboards import bundle
 from fraudlake.dashboards.client import KINDS, SupersetClient
+from fraudlake.platform.errors import PlatformError
 
 DATABASE_FILE = "databases/fraudlake_gold.yaml"
 
@@ -28,6 +29,9 @@ class Imported:
     """kind -> objects in the bundle"""
     deleted: dict[str, int]
     """kind -> objects deleted because the YAML no longer has them"""
+    kept: list[str]
+    """objects Superset refused to delete (e.g. a connection that still has datasets made in the
+    UI), with why; they stay in the manifest, so the next import tries again"""
 
 
 def import_tree(
@@ -40,25 +44,29 @@ def import_tree(
     client.import_bundle(bundle.to_zip(bundle.render(files, warehouse)), {DATABASE_FILE: warehouse.password})
     current = bundle.uuids(files)
     previous: dict[str, list[str]] = json.loads(manifest.read_text()) if manifest.exists() else {}
-    deleted = {}
+    deleted: dict[str, int] = {}
+    kept: list[str] = []
+    remember = {kind: list(values) for kind, values in current.items()}
     for kind in KINDS:
         gone = set(previous.get(kind, [])) - set(current[kind])
-        deleted[kind] = _delete(client, kind, gone) if gone else 0
+        deleted[kind] = 0
+        for row in client.objects(kind) if gone else []:
+            if str(row["uuid"]) not in gone:
+                continue
+            try:
+                client.delete(f"/api/v1/{kind}/{row['id']}")
+                deleted[kind] += 1
+            except PlatformError as exc:
+                kept.append(f"{kind} {row['uuid']}: {exc.cause}")
+                remember[kind].append(str(row["uuid"]))
     manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps(current, indent=1))
-    return Imported({kind: len(values) for kind, values in current.items()}, deleted)
-
-
-def _delete(client: SupersetClient, kind: str, gone: set[str]) -> int:
-    ids = [row["id"] for row in client.objects(kind) if str(row["uuid"]) in gone]
-    for pk in ids:
-        client.delete(f"/api/v1/{kind}/{pk}")
-    return len(ids)
+    manifest.write_text(json.dumps(remember, indent=1))
+    return Imported({kind: len(values) for kind, values in current.items()}, deleted, kept)
 
 
 def export_tree(client: SupersetClient, root: Path = bundle.ASSETS) -> list[str]:
-    """Write every dashboard, chart, dataset and connection of Superset to `root`, normalised;
-    the paths that changed."""
+    """Write the connection to Gold and every dataset, chart and dashboard built on it to `root`,
+    normalised; the paths that changed."""
     files = bundle.from_export(client.export_bundle(), bundle.read(root))
     bundle.check(files)
     return bundle.write(files, root)

@@ -74,12 +74,13 @@ class Step:
 
 
 @contextmanager
-def recorded(db: Endpoint, run_id: str, step: str) -> Iterator[Step]:
+def recorded(db: Endpoint, run_id: str, step: str, scope: Scope) -> Iterator[Step]:
     """Record one step of a run in ops.lakehouse_steps: `running` when it starts, then `success`
-    or `failed` with the error's first line; a retry of the step overwrites its record."""
+    or `failed` with the error's first line; a retry of the step overwrites its record. The scope's
+    schema prefix goes with it, so a run on private schemas shows only in its own Gold."""
     upsert = sql.SQL(
-        "insert into {} (run_id, step, started_at, ended_at, state, detail, rows_loaded) "
-        "values (%s, %s, now(), null, 'running', '', null) on conflict (run_id, step) do update "
+        "insert into {} (run_id, step, started_at, ended_at, state, detail, rows_loaded, schema_prefix) "
+        "values (%s, %s, now(), null, 'running', '', null, %s) on conflict (run_id, step) do update "
         "set started_at = now(), ended_at = null, state = 'running', detail = '', rows_loaded = null"
     ).format(sql.Identifier(*ops.STEPS_TABLE.split(".")))
     finish = sql.SQL(
@@ -88,7 +89,7 @@ def recorded(db: Endpoint, run_id: str, step: str) -> Iterator[Step]:
     ).format(sql.Identifier(*ops.STEPS_TABLE.split(".")))
     with db.connect() as conn:
         conn.autocommit = True
-        conn.execute(upsert, (run_id, step))
+        conn.execute(upsert, (run_id, step, scope.schema_prefix))
         report = Step()
         try:
             yield report

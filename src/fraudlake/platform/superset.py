@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from psycopg import sql
+
 from fraudlake.platform import artifacts, process
 from fraudlake.platform.postgres import DASHBOARDS_ROLE, SUPERSET_ROLE, SUPERUSER, Postgres
 from fraudlake.platform.service import Port, Service
@@ -116,6 +118,7 @@ class Superset(Service):
         with pg.connect(SUPERUSER, "postgres") as conn:
             conn.autocommit = True
             pg.ensure_role_and_database(conn, SUPERSET_ROLE, DATABASE)
+            conn.execute(sql.SQL("revoke all on database {} from public").format(sql.Identifier(DATABASE)))
 
     def _initialise(self) -> None:
         """Migrate the metadata, create the admin and the default roles; once per version (~30 s),

@@ -18,6 +18,6 @@ SCARF_ANALYTICS = False
 SUPERSET_LOAD_EXAMPLES = False
 FEATURE_FLAGS = {"ALERT_REPORTS": False, "THUMBNAILS": False}
 
-# Dashboards read Gold only; SQL Lab stays off for the warehouse connection (its YAML says so).
+# The warehouse connection is open to SQL Lab: its role reads Gold only and can write nothing.
 ROW_LIMIT = 50000
 SUPERSET_WEBSERVER_TIMEOUT = 120
