@@ -16,7 +16,6 @@ from typing import Any
 from psycopg import sql
 
 from fraudlake.dashboards import bundle
-from fraudlake.dashboards.client import SupersetClient
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -168,7 +167,3 @@ def open_dashboards(
             results.append(Rendered(slug, holders.count(), failed, elapsed))
         browser.close()
     return results
-
-
-def dataset_ids(client: SupersetClient) -> dict[str, int]:
-    return {str(row["uuid"]): int(row["id"]) for row in client.objects("dataset")}

@@ -28,7 +28,7 @@ def files() -> bundle.Files:
 def test_the_committed_tree_resolves_every_reference_and_stores_no_secret(files: bundle.Files) -> None:
     bundle.check(files)
     counts = {kind: len(values) for kind, values in bundle.uuids(files).items()}
-    assert counts == {"database": 1, "dataset": 11, "chart": 25, "dashboard": 4}
+    assert counts == {"database": 1, "dataset": 11, "chart": 26, "dashboard": 4}
     text = "\n".join(bundle.dump(document) for document in files.values())
     assert "password" not in text.lower().replace("xxxxxxxxxx", "")
     assert {d["slug"] for p, d in files.items() if p.startswith("dashboards/")} == set(DASHBOARDS)
