@@ -51,13 +51,16 @@ class PriorHistory:
 def start_offsets(bootstrap: str, topic: str, group_id: str, patience_s: float = 60) -> dict[int, int]:
     """Per partition, the first offset the job will read: the group's committed offset, else the
     earliest (the job's source starts from group offsets, resetting to earliest). A broker that has
-    just started has no group coordinator yet for a while (NOT_COORDINATOR): retried."""
+    just started has no group coordinator yet for a while (NOT_COORDINATOR), and a topic just
+    created has no partition leader yet (NOT_LEADER_FOR_PARTITION): both retried."""
     from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
     transient = {
         KafkaError.NOT_COORDINATOR,
         KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
         KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
         KafkaError._TIMED_OUT,
         KafkaError._TRANSPORT,
     }
@@ -71,17 +74,16 @@ def start_offsets(bootstrap: str, topic: str, group_id: str, patience_s: float =
                 committed = consumer.committed(
                     [TopicPartition(topic, p) for p in sorted(partitions)], timeout=30
                 )
-                break
+                offsets = {}
+                for tp in committed:
+                    low, _ = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=30)
+                    offsets[tp.partition] = tp.offset if tp.offset >= 0 else low
+                return offsets
             except KafkaException as exc:
                 error = exc.args[0]
                 if not (error.retriable() or error.code() in transient) or time.monotonic() > deadline:
                     raise
                 time.sleep(1)
-        offsets = {}
-        for tp in committed:
-            low, _ = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=30)
-            offsets[tp.partition] = tp.offset if tp.offset >= 0 else low
-        return offsets
     finally:
         consumer.close()
 
