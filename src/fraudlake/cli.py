@@ -73,16 +73,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     job = sub.add_parser("job", help="the streaming scoring job on the Flink cluster")
     job_sub = job.add_subparsers(dest="action", required=True)
-    start = job_sub.add_parser("start", help="submit; resumes from the last savepoint of `job stop`")
+    start = job_sub.add_parser(
+        "start", help="submit; resumes from the newest checkpoint or savepoint of the job (job history)"
+    )
     start.add_argument("--rules", type=Path, help="rules YAML (default: FRAUDLAKE_JOB_RULES or v1)")
-    start.add_argument("--from-savepoint", help="resume from this savepoint instead of the last one")
-    start.add_argument("--fresh", action="store_true", help="start without state (offsets: the group's)")
+    start.add_argument("--from-savepoint", help="resume from this savepoint instead of the newest point")
+    start.add_argument(
+        "--fresh", action="store_true", help="start without state (offsets: the group's; history: Bronze)"
+    )
     stop = job_sub.add_parser("stop", help="stop the job")
     stop.add_argument("--savepoint", action="store_true", help="take a savepoint the next start resumes")
-    job_status = job_sub.add_parser("status", help="state, checkpoints, last savepoint")
+    job_status = job_sub.add_parser("status", help="state, checkpoints, where a restart resumes from")
     job_status.add_argument("--json", action="store_true")
+    job_history = job_sub.add_parser("history", help="the job's runs, savepoints and rules deployments")
+    job_history.add_argument("--json", action="store_true")
+    job_sub.add_parser("savepoint", help="take a savepoint now (kind periodic); the job keeps running")
     job_sql = job_sub.add_parser("sql", help="print the Flink SQL generated from the rules file")
     job_sql.add_argument("--rules", type=Path, help="rules YAML (default: FRAUDLAKE_JOB_RULES or v1)")
+    rules = sub.add_parser("rules", help="the scoring rules of the running job")
+    rules_sub = rules.add_subparsers(dest="action", required=True)
+    deploy = rules_sub.add_parser("deploy", help="put a rules file live through Airflow's rules_deploy DAG")
+    deploy.add_argument("file", type=Path, help="rules YAML")
+    deploy.add_argument(
+        "--wait", action="store_true", help="wait for its end; exit 1 unless the new rules are live"
+    )
+    deploy.add_argument("--gate-timeout", type=int, help="seconds the new rules have to prove healthy")
     watch = sub.add_parser("watch", help="print the latest alerts, decisions or rejected input")
     watch.add_argument("stream", choices=["alerts", "scores", "dlq"])
     watch.add_argument("-n", "--last", type=int, default=20, help="records per partition to show first")
@@ -140,7 +155,11 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
 
         return run_forever(ctx)
     if args.command == "lakehouse" and args.action == "refresh":
-        return _lakehouse_refresh(ctx, args.wait)
+        return _trigger(ctx, "lakehouse_refresh", args.wait)
+    if args.command == "rules":
+        from fraudlake.job.command import deploy_conf
+
+        return _trigger(ctx, "rules_deploy", args.wait, deploy_conf(ctx, args.file, args.gate_timeout))
     if args.command == "lakehouse":
         return _lakehouse_step(ctx, args.action)
     if args.command == "lake" and args.action == "load":
@@ -261,15 +280,16 @@ def _lakehouse_step(ctx: Context, step: str) -> int:
     return 0
 
 
-def _lakehouse_refresh(ctx: Context, wait: bool) -> int:
+def _trigger(ctx: Context, dag_id: str, wait: bool, conf: dict[str, Any] | None = None) -> int:
+    """A run of an Airflow DAG through its REST API; with `wait`, its outcome and failed tasks."""
     from fraudlake.platform.airflow import Airflow
 
     airflow = Airflow(ctx)
-    run_id = airflow.trigger("lakehouse_refresh")
-    print(f"  triggered lakehouse_refresh run {run_id}: {airflow.url}/dags/lakehouse_refresh")
+    run_id = airflow.trigger(dag_id, conf)
+    print(f"  triggered {dag_id} run {run_id}: {airflow.url}/dags/{dag_id}")
     if not wait:
         return 0
-    run = airflow.wait_for_run("lakehouse_refresh", run_id)
+    run = airflow.wait_for_run(dag_id, run_id)
     print(f"  {run.state} in {run.seconds:.0f}s")
     for task, excerpt in run.failures.items():
         print(f"  task {task} failed:\n    " + "\n    ".join(excerpt), file=sys.stderr)

@@ -80,6 +80,18 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "FRAUDLAKE_JOB_ALERTS_DELIVERY", "at-least-once", "fraud-alerts sink: at-least-once or exactly-once"
     ),
+    Variable(
+        "FRAUDLAKE_SAVEPOINT_INTERVAL_MINUTES",
+        "60",
+        "flink_savepoints takes a savepoint every this many minutes",
+    ),
+    Variable("FRAUDLAKE_SAVEPOINT_KEEP", "10", "Savepoints kept at least (the newest completed ones)"),
+    Variable("FRAUDLAKE_SAVEPOINT_MAX_AGE_HOURS", "24", "... and every savepoint younger than this"),
+    Variable(
+        "FRAUDLAKE_DEPLOY_GATE_TIMEOUT_S",
+        "300",
+        "rules_deploy: seconds the new rules have to prove healthy before the deploy rolls back",
+    ),
     Variable("FRAUDLAKE_DEMO_RATE", "20", "Payments/s of the demo traffic `up` starts (0: none)"),
     Variable(
         "FRAUDLAKE_SINK_GROUP_ID", "fraudlake-bronze", "Kafka group whose offsets the Bronze sink commits"
@@ -139,6 +151,10 @@ class Settings:
     job_state_ttl_days: int
     job_profile_cache_s: int
     job_alerts_delivery: str
+    savepoint_interval_minutes: int
+    savepoint_keep: int
+    savepoint_max_age_hours: int
+    deploy_gate_timeout_s: int
     demo_rate: int
     sink_group_id: str
     sink_flush_rows: int
@@ -193,6 +209,12 @@ class Settings:
             job_alerts_delivery=reader.choice(
                 "FRAUDLAKE_JOB_ALERTS_DELIVERY", ("at-least-once", "exactly-once")
             ),
+            savepoint_interval_minutes=reader.integer(
+                "FRAUDLAKE_SAVEPOINT_INTERVAL_MINUTES", low=1, high=10_080
+            ),
+            savepoint_keep=reader.integer("FRAUDLAKE_SAVEPOINT_KEEP", low=1, high=1000),
+            savepoint_max_age_hours=reader.integer("FRAUDLAKE_SAVEPOINT_MAX_AGE_HOURS", low=0, high=8760),
+            deploy_gate_timeout_s=reader.integer("FRAUDLAKE_DEPLOY_GATE_TIMEOUT_S", low=10, high=3600),
             demo_rate=reader.integer("FRAUDLAKE_DEMO_RATE", low=0, high=100_000),
             sink_group_id=reader.text("FRAUDLAKE_SINK_GROUP_ID"),
             sink_flush_rows=reader.integer("FRAUDLAKE_SINK_FLUSH_ROWS", low=1, high=10_000_000),

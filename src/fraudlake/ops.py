@@ -8,6 +8,10 @@ job's JDBC lookup and the batch scorer both read it, so both engines see identic
 payments the job reads (rules/history.py PriorActivity); job/prior.py fills it when a job starts
 without state. The job looks each customer up in `customer_history_by_customer` (totals and devices).
 
+`job_runs`, `savepoints` and `deployments` are the scoring job's lifecycle registry (job/registry.py):
+every submission with its plan and rules, every savepoint with its kind and state, every rules
+deployment with its outcome. Where a job resumes from is decided from them (job/resume.py).
+
 `lakehouse_steps` records each step of each lakehouse_refresh run as the step runs (written by the
 step itself, lake/refresh.py `recorded`): Gold's `lakehouse_runs` and the Operations dashboard read it.
 """
@@ -95,6 +99,41 @@ def steps_table_ddl() -> sql.Composed:
     ).format(_identifier(STEPS_TABLE))
 
 
+JOB_RUNS_TABLE = "ops.job_runs"
+SAVEPOINTS_TABLE = "ops.savepoints"
+DEPLOYMENTS_TABLE = "ops.deployments"
+
+
+def registry_ddl() -> list[sql.Composed]:
+    return [
+        sql.SQL(
+            "create table if not exists {} (job_id text primary key, job_name text not null, "
+            "plan_version int not null, rules_version text not null, rules_sha256 text not null, "
+            "rules_path text not null, spec jsonb not null, started_from text, "
+            "started_at timestamptz not null default now(), started_by text not null default '')"
+        ).format(_identifier(JOB_RUNS_TABLE)),
+        sql.SQL(
+            "create table if not exists {} (id bigserial primary key, job_name text not null, "
+            "job_id text not null, plan_version int not null, rules_version text not null, "
+            "rules_sha256 text not null, "
+            "kind text not null check (kind in ('periodic', 'stop', 'pre-deploy')), "
+            "state text not null check (state in ('in_progress', 'completed', 'failed')), path text, "
+            "size_bytes bigint, triggered_at timestamptz not null default now(), completed_at timestamptz, "
+            "duration_ms bigint, error text not null default '')"
+        ).format(_identifier(SAVEPOINTS_TABLE)),
+        sql.SQL(
+            "create table if not exists {} (id bigserial primary key, job_name text not null, "
+            "run_id text not null, requested_by text not null default '', "
+            "rules_file text not null, rules_sha256 text not null, rules_before text, rules_after text, "
+            "job_before text, job_after text, savepoint text, "
+            "started_at timestamptz not null default now(), ended_at timestamptz, "
+            "result text not null "
+            "check (result in ('running', 'deployed', 'refused', 'rolled_back', 'failed')), "
+            "detail text not null default '', unique (run_id, job_name))"
+        ).format(_identifier(DEPLOYMENTS_TABLE)),
+    ]
+
+
 def statements() -> list[sql.Composed]:
     """Idempotent DDL of the ops schema's objects, run by the owning role on every `up`."""
     return [
@@ -104,4 +143,5 @@ def statements() -> list[sql.Composed]:
         history_index_ddl(),
         history_view_ddl(),
         steps_table_ddl(),
+        *registry_ddl(),
     ]

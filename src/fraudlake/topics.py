@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 _DAY_MS = 24 * 60 * 60 * 1000
+TRANSACTION_MAX_TIMEOUT_MS = 60 * 60 * 1000
+"""How long the broker keeps a transactional producer's open transaction (the job's sinks use it all)."""
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import base64
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from psycopg import sql
@@ -20,6 +24,7 @@ from fraudlake.contract import (
     DEAD_LETTER,
     DECISION,
     PAYMENT,
+    SCHEMA_VERSION,
     Alert,
     CustomerProfile,
     DeadLetter,
@@ -30,7 +35,7 @@ from fraudlake.job.control import Jobs, Started
 from fraudlake.job.spec import JobSpec
 from fraudlake.lake.bronze import KAFKA_COLUMNS
 from fraudlake.lake.loader import SCHEMA, ensure_tables, table_name
-from fraudlake.ops import HISTORY_TABLE
+from fraudlake.ops import DEPLOYMENTS_TABLE, HISTORY_TABLE, JOB_RUNS_TABLE, SAVEPOINTS_TABLE
 from fraudlake.platform.context import Context
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.postgres import APP_ROLE, Postgres
@@ -40,7 +45,6 @@ from tests.factories import payment
 
 PARTITIONS = 2
 BRONZE = sql.Identifier(SCHEMA, table_name(PAYMENTS.name))
-HISTORY = sql.Identifier(*HISTORY_TABLE.split("."))
 FLUSH = b"cus-flush"
 
 
@@ -90,8 +94,18 @@ class ScoringJob:
     def close(self) -> None:
         if self.jobs.find(self.spec.name):
             self.jobs.stop(self.spec.name, savepoint=False)
+        registry, storage = self.jobs.registry, self.jobs.storage
+        for run in registry.runs(self.spec.name):  # retained checkpoints, then savepoints: then rows
+            storage.delete(f"{self.jobs.flink.checkpoint_dir}/{run.job_id}")
+        for savepoint in registry.savepoints(self.spec.name):
+            if savepoint.path:
+                storage.delete(savepoint.path)
         with Postgres(self.ctx).connect(APP_ROLE) as conn:
-            conn.execute(sql.SQL("delete from {} where job_name = %s").format(HISTORY), [self.spec.name])
+            for table in (HISTORY_TABLE, JOB_RUNS_TABLE, SAVEPOINTS_TABLE, DEPLOYMENTS_TABLE):
+                conn.execute(
+                    sql.SQL("delete from {} where job_name = %s").format(sql.Identifier(*table.split("."))),
+                    [self.spec.name],
+                )
             if conn.execute(
                 "select to_regclass(%s)", [f"{SCHEMA}.{table_name(PAYMENTS.name)}"]
             ).fetchone() != (None,):
@@ -241,3 +255,146 @@ class ScoringJob:
             assert isinstance(letter, DeadLetter), letter
             result.append((letter, base64.b64decode(letter.raw_base64)))
         return result
+
+
+class Traffic:
+    """Payments at real time on the job's topic from a background thread, as a shop would send them;
+    some of them malformed, so that the dead-letter path runs too."""
+
+    def __init__(self, job: ScoringJob, rate: int = 40, customers: int = 60) -> None:
+        self.job = job
+        self.rate = rate
+        self.customers = [f"cus-traffic-{job.suffix}-{n}" for n in range(customers)]
+        self.sent = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Traffic:
+        now = int(time.time() * 1000)
+        self.job.profiles(
+            [
+                CustomerProfile(c, "DE", "Europe/Berlin", now - 400 * 86_400_000, "web.de", SCHEMA_VERSION)
+                for c in self.customers
+            ]
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        producer = KafkaProducer(bootstrap_servers=Kafka(self.job.ctx).bootstrap, acks="all", linger_ms=5)
+        try:
+            while not self._stop.is_set():
+                n = self.sent
+                customer = self.customers[n % len(self.customers)]
+                if n % 97 == 13:
+                    key, value = customer.encode(), b'{"payment_id": "broken-' + str(n).encode() + b'"'
+                else:
+                    record = payment(
+                        payment_id=f"pay-traffic-{self.job.suffix}-{n}",
+                        order_id=f"ord-traffic-{n}",
+                        customer_id=customer,
+                        amount=Decimal(10 + n % 190),
+                        event_time=int(time.time() * 1000),
+                    )
+                    key, value = customer.encode(), PAYMENT.to_json(record)
+                producer.send(self.job.spec.payments_topic, key=key, value=value)
+                self.sent += 1
+                self._stop.wait(1 / self.rate)
+            producer.flush(timeout=60)
+        finally:
+            producer.close()
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The job's topics read whole, read_committed: what a user checks after a fault."""
+
+    payments: dict[tuple[int, int], str]
+    """(partition, offset) of each payment record -> its payment_id (or `raw:<offset>` if unreadable)."""
+    decisions: Counter[str]
+    dead_letters: Counter[tuple[int, int]]
+    alerts: dict[str, set[str]]
+    """payment_id -> its distinct alert ids (Silver dedupes by alert_id)."""
+    alerted: set[str]
+    """Payments whose decision is an alert."""
+    rules_versions: Counter[str]
+    first_payments: Counter[str]
+    """Per rules version, decisions that found no earlier payment of their customer (FIRST_PAYMENT):
+    state carried across a restart leaves exactly one per customer in all."""
+
+    def unaccounted(self) -> list[str]:
+        """Payments with neither exactly one decision nor exactly one dead letter."""
+        wrong = []
+        for coordinates, payment_id in self.payments.items():
+            decided, dead = self.decisions.get(payment_id, 0), self.dead_letters.get(coordinates, 0)
+            if (decided, dead) not in {(1, 0), (0, 1)}:
+                wrong.append(f"{payment_id} at {coordinates}: {decided} decisions, {dead} dead letters")
+        return wrong
+
+
+def ledger(job: ScoringJob, timeout: float = 180) -> Ledger:
+    """Once every payment (but `advance`'s) is decided or dead-lettered, or at the timeout."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    def whole(topic: str) -> list[tuple[int, int, bytes, bytes]]:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": Kafka(job.ctx).bootstrap,
+                "group.id": f"ledger-{uuid.uuid4().hex[:8]}",
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+            }
+        )
+        try:
+            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+            records: list[tuple[int, int, bytes, bytes]] = []
+            quiet = 0  # an open transaction holds read_committed readers below the high watermark
+            while quiet < 3:
+                batch = [m for m in consumer.consume(1000, timeout=1) if not m.error()]
+                quiet = 0 if batch else quiet + 1
+                records += [(m.partition(), m.offset(), m.key() or b"", m.value() or b"") for m in batch]
+            return records
+        finally:
+            consumer.close()
+
+    deadline = time.monotonic() + timeout
+    while True:
+        payments = {}
+        for partition, offset, key, value in whole(job.spec.payments_topic):
+            if key.startswith(FLUSH):
+                continue
+            try:
+                payments[(partition, offset)] = str(orjson.loads(value)["payment_id"])
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                payments[(partition, offset)] = f"raw:{partition}:{offset}"
+        decisions = [
+            DECISION.parse(v) for _, _, k, v in whole(job.spec.scores_topic) if not k.startswith(FLUSH)
+        ]
+        letters = [DEAD_LETTER.parse(v) for _, _, _, v in whole(job.spec.dlq_topic)]
+        alerts = [ALERT.parse(v) for _, _, k, v in whole(job.spec.alerts_topic) if not k.startswith(FLUSH)]
+        found = Ledger(
+            payments=payments,
+            decisions=Counter(d.payment_id for d in decisions if isinstance(d, Decision)),
+            dead_letters=Counter(
+                (int(d.source_partition), int(d.source_offset)) for d in letters if isinstance(d, DeadLetter)
+            ),
+            alerts={},
+            alerted={d.payment_id for d in decisions if isinstance(d, Decision) and d.is_alert},
+            rules_versions=Counter(d.rules_version for d in decisions if isinstance(d, Decision)),
+            first_payments=Counter(
+                d.rules_version
+                for d in decisions
+                if isinstance(d, Decision) and any(r.startswith("FIRST_PAYMENT") for r in d.reasons)
+            ),
+        )
+        for alert in alerts:
+            assert isinstance(alert, Alert), alert
+            found.alerts.setdefault(alert.payment_id, set()).add(alert.alert_id)
+        if not found.unaccounted() or time.monotonic() > deadline:
+            return found
+        time.sleep(3)

@@ -181,6 +181,21 @@ def test_dagbag_reads_the_dags_without_errors_or_heavy_imports(ctx: Context) -> 
     }
     assert dag["outlets"]["build_silver_gold"] == ["fraudlake://gold/"]
 
+    savepoints = report["dags"]["flink_savepoints"]
+    assert (savepoints["catchup"], savepoints["max_active_runs"]) == (False, 1)
+    assert str(timedelta(minutes=ctx.settings.savepoint_interval_minutes)) in savepoints["schedule"]
+    assert savepoints["tasks"] == {
+        "take_savepoint": {"retries": 0, "downstream": ["prune"]},
+        "prune": {"retries": 0, "downstream": []},
+    }
+    deploy = report["dags"]["rules_deploy"]
+    assert (deploy["schedule"], deploy["max_active_runs"]) == ("None", 1)
+    steps = ["validate_rules", "check_compatible", "stop_with_savepoint", "start_new_rules", "health_gate"]
+    for step, following in zip(steps, steps[1:], strict=False):
+        assert following in deploy["tasks"][step]["downstream"]
+    assert all("record" in deploy["tasks"][step]["downstream"] for step in [*steps, "rollback"])
+    assert all("rollback" in deploy["tasks"][step]["downstream"] for step in steps[1:])
+
 
 def test_cli_refresh_waits_and_reports_the_run(ctx: Context) -> None:
     done = fraudlake("lakehouse", "refresh", "--wait")

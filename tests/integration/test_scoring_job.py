@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,8 @@ from fraudlake.contract import (
     Payment,
     alert_id_of,
 )
-from fraudlake.job.control import JobError, JobState
+from fraudlake.job.control import JobError
+from fraudlake.job.registry import JobRun
 from fraudlake.job.sql import PLAN_VERSION
 from fraudlake.parquet import ParquetSink
 from fraudlake.platform.context import Context
@@ -167,7 +168,9 @@ def test_savepoint_restart_keeps_history_across_a_rules_change(job: ScoringJob, 
 
     location = job.jobs.stop(job.spec.name, savepoint=True)
     assert location
-    assert job.jobs.state(job.spec.name).last_savepoint == location
+    point = job.jobs.resume_point(job.spec.name)
+    assert point is not None and (point.location, point.kind) == (location, "stop savepoint")
+    assert job.jobs.registry.savepoints(job.spec.name)[0].plan_version == PLAN_VERSION
     job.start(rules=_rules_with(tmp_path, "v1-restart", velocity_points=45), savepoint=location)
     job.send([_pay(carol, t + 3 * MINUTE, f"{s}-c3")])
     job.advance(t + 4 * MINUTE)
@@ -177,7 +180,6 @@ def test_savepoint_restart_keeps_history_across_a_rules_change(job: ScoringJob, 
     assert len(ids) == len(set(ids)) == 3, ids
     third = next(d for d in decisions if d.payment_id == f"pay-{s}-c3")
     assert third.rules_version == "v1-restart"
-    assert job.jobs.state(job.spec.name).savepoint_plan == PLAN_VERSION
     assert third.reasons == ("VELOCITY: 3 payments in 3m 0s",)  # no FIRST_PAYMENT: history survived
     assert third.score == 45
     alerts = [alert.alert_id for alert in job.alerts(0, timeout=5)]
@@ -304,11 +306,26 @@ def test_parity_with_batch_scorer_on_10k_simulated_payments(
 
 def test_a_savepoint_of_an_older_plan_is_refused_with_the_way_out(job: ScoringJob) -> None:
     name = job.spec.name
-    job.jobs.remember(name, JobState(last_savepoint="file:///savepoints/savepoint-1", savepoint_plan=1))
+    registry = job.jobs.registry
+    old = JobRun(
+        job_id=f"old-{job.suffix}",
+        job_name=name,
+        plan_version=1,
+        rules_version="v1",
+        rules_sha256="",
+        rules_path=str(ruleset.DEFAULT_RULES),
+        spec=asdict(job.spec),
+        started_from=None,
+        started_by="test",
+    )
+    registry.record_run(old)
+    registry.savepoint_ended(registry.savepoint_started(old, "stop"), "file:///savepoints/savepoint-1", 1)
     with pytest.raises(JobError) as refused:
-        job.jobs.start(job.spec)  # resumes the last savepoint, as `up` does
+        job.jobs.start(job.spec)  # resumes the newest point, as `up` does
     assert f"written by job plan 1; this version runs plan {PLAN_VERSION}" in refused.value.cause
+    assert "stop savepoint file:///savepoints/savepoint-1" in refused.value.cause
     assert "fraudlake job start --fresh" in refused.value.fix
     assert job.jobs.find(name) is None
-    job.start()  # --fresh: the old savepoint is history now, and `up` must not resume it
-    assert job.jobs.state(name) == JobState(last_savepoint=None, savepoint_plan=1, job_plan=PLAN_VERSION)
+    started = job.start()  # --fresh: the old savepoint is history now, and `up` must not resume it
+    point = job.jobs.resume_point(name)
+    assert point is None or point.job_id == started.job_id

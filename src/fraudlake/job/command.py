@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from fraudlake.job import demo
-from fraudlake.job.control import Jobs, Started
+from fraudlake.job.control import JobError, Jobs, Started
 from fraudlake.job.spec import JOB_NAME, JobSpec
 from fraudlake.job.sql import job_sql
 from fraudlake.platform.context import Context
@@ -36,6 +38,12 @@ def job(ctx: Context, args: argparse.Namespace) -> int:
         print(f"  {_origin(started)}")
         print(f"  web UI: {Flink(ctx).rest_url}/#/job/running/{started.job_id}/overview")
         return 0
+    if args.action == "savepoint":
+        taken = jobs.savepoint(JOB_NAME)
+        print(f"  savepoint {taken.path}: {taken.size_bytes or 0:,} bytes in {taken.duration_ms} ms")
+        return 0
+    if args.action == "history":
+        return _history(jobs, args.json)
     if args.action == "stop":
         location = jobs.stop(JOB_NAME, savepoint=args.savepoint)
         print(
@@ -52,9 +60,56 @@ def job(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _origin(started: Started) -> str:
-    if started.history is None:
-        return f"resumed from {started.resumed_from}"
+    if started.resumed_from is not None:
+        return f"resumed from {started.resumed_from.describe()}"
+    assert started.history is not None
     return started.history.summary()
+
+
+def _history(jobs: Jobs, as_json: bool) -> int:
+    """The registry's runs, savepoints and deployments of the scoring job, newest first."""
+    report = {
+        "runs": [asdict(r) | {"spec": None} for r in jobs.registry.runs(JOB_NAME)],
+        "savepoints": [asdict(s) for s in jobs.registry.savepoints(JOB_NAME)],
+        "deployments": [asdict(d) for d in jobs.registry.deployments(JOB_NAME)],
+    }
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    print("runs (newest first):")
+    for run in report["runs"]:
+        origin = run["started_from"] or "fresh (history from Bronze)"
+        print(f"  {run['started_at']:%Y-%m-%d %H:%M:%S}  {run['job_id']}  rules {run['rules_version']:<12}")
+        print(f"      from {origin}")
+    print("savepoints:")
+    for sp in report["savepoints"]:
+        size = f"{sp['size_bytes']:,} B" if sp["size_bytes"] is not None else "-"
+        where = sp["path"] or (sp["error"].splitlines() or ["-"])[0]
+        print(
+            f"  {sp['triggered_at']:%Y-%m-%d %H:%M:%S}  {sp['kind']:<10} {sp['state']:<11} {size:>12}  "
+            f"rules {sp['rules_version']:<12} {where}"
+        )
+    print("deployments:")
+    for d in report["deployments"]:
+        print(
+            f"  {d['started_at']:%Y-%m-%d %H:%M:%S}  {d['result']:<11} {d['rules_before'] or '-'} -> "
+            f"{d['rules_after'] or d['rules_file']}  by {d['requested_by'] or '?'}"
+        )
+        if d["detail"]:
+            print(f"      {d['detail'].splitlines()[0]}")
+    return 0
+
+
+def deploy_conf(ctx: Context, rules_file: Path, gate_timeout: int | None) -> dict[str, Any]:
+    """The rules_deploy run's parameters; the file is checked here first, so a typo fails at once."""
+    if not rules_file.is_file():
+        raise JobError(f"rules file {rules_file} does not exist", fix="give the path of a rules YAML")
+    return {
+        "rules_file": str(rules_file.resolve()),
+        "job_name": JOB_NAME,
+        "gate_timeout_s": gate_timeout or ctx.settings.deploy_gate_timeout_s,
+        "requested_by": getpass.getuser(),
+    }
 
 
 def job_line(ctx: Context) -> str:

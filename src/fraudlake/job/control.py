@@ -1,36 +1,48 @@
 """`fraudlake job start | stop | status | sql`: the scoring job on the platform's Flink cluster.
 
-A job is known by its name (pipeline.name). `stop --savepoint` records where the savepoint went
-in the checkout's state folder, and `start` resumes from the last recorded one unless told
-otherwise: the customers' history (velocity, averages, devices) survives restarts and rule changes.
+A job is known by its name (pipeline.name). Every submission and savepoint is recorded in the
+lifecycle registry (job/registry.py), and `start` resumes from the newest consistent point of the
+job's lineage (job/resume.py): the customers' history (velocity, averages, devices) and the
+pending Kafka transactions survive stops, crashes and rule changes.
 
-A savepoint only restores into the plan version (job/sql.py PLAN_VERSION) that wrote it, so the
-state file records the plan of the submitted job and of its last savepoint. After an upgrade that
-changes the plan, `start` refuses the old savepoint with the way out (`--fresh`) rather than letting
-the job restart forever on state it cannot read.
+A checkpoint or savepoint only restores into the plan version (job/sql.py PLAN_VERSION) that wrote
+it, and the registry knows each one's plan. After an upgrade that changes the plan, `start` refuses
+the old point with the way out (`--fresh`) rather than letting the job restart forever on state it
+cannot read.
+
+The rules file a job runs is copied into the state folder under its hash, so the file a running
+job (or its rollback) names never changes under it.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
+import shutil
 import subprocess
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from fraudlake.config import PROJECT_ROOT
 from fraudlake.job import prior
+from fraudlake.job.registry import JobRun, Registry, Savepoint, rules_sha256
+from fraudlake.job.resume import ResumePoint, from_savepoint, resume_point
 from fraudlake.job.spec import PASSWORD_ENV, JobSpec
 from fraudlake.job.sql import PLAN_VERSION
+from fraudlake.job.storage import StateStorage
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.flink import Flink
+from fraudlake.platform.minio import Minio
 from fraudlake.platform.postgres import APP_ROLE, STREAM_ROLE, Postgres
+from fraudlake.rules import ruleset
 
 PROGRAM = Path(__file__).with_name("main.py")
 SOURCES = PROJECT_ROOT / "src"
 ACTIVE_STATES = {"CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "FAILING", "RECONCILING"}
+SAVEPOINT_TIMEOUT_S = 300
 
 
 class JobError(PlatformError):
@@ -50,20 +62,9 @@ class JobError(PlatformError):
 
 
 @dataclass(frozen=True)
-class JobState:
-    """What the checkout remembers about a job between runs."""
-
-    last_savepoint: str | None
-    savepoint_plan: int = 1
-    """The plan version that wrote last_savepoint (1: recorded before plans were versioned)."""
-    job_plan: int = 1
-    """The plan version of the job last submitted."""
-
-
-@dataclass(frozen=True)
 class Started:
     job_id: str
-    resumed_from: str | None
+    resumed_from: ResumePoint | None
     history: prior.PriorHistory | None
     """What Bronze gave a job that started without state (None when it resumed its own)."""
 
@@ -72,20 +73,9 @@ class Jobs:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.flink = Flink(ctx)
-
-    def _state_file(self, name: str) -> Path:
-        return self.ctx.data("jobs") / f"{name}.json"
-
-    def state(self, name: str) -> JobState:
-        path = self._state_file(name)
-        if not path.exists():
-            return JobState(last_savepoint=None)
-        return JobState(**json.loads(path.read_text()))
-
-    def remember(self, name: str, state: JobState) -> None:
-        path = self._state_file(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(state.__dict__, indent=2) + "\n")
+        self.registry = Registry(lambda: Postgres(ctx).connect(APP_ROLE))
+        s3 = ctx.settings.flink_state_storage == "s3"
+        self.storage = StateStorage(Minio(ctx).client() if s3 else None)
 
     def find(self, name: str) -> dict[str, Any] | None:
         """The active job of that name, as /jobs/overview lists it."""
@@ -94,25 +84,67 @@ class Jobs:
                 return dict(job)
         return None
 
-    def start(self, spec: JobSpec, savepoint: str | None = None, fresh: bool = False) -> Started:
-        """Submit the job; resumes from `savepoint`, else the last recorded one unless `fresh`.
-        Without one, the customers' earlier history is first taken from Bronze (job/prior.py)."""
+    def resume_point(self, name: str) -> ResumePoint | None:
+        return resume_point(self.registry, self.storage, self.flink.checkpoint_dir, name)
+
+    def start(
+        self, spec: JobSpec, savepoint: str | None = None, fresh: bool = False, started_by: str = ""
+    ) -> Started:
+        """Submit the job; it resumes from `savepoint`, else from the resume rule's point unless
+        `fresh`. Without one, the customers' earlier history is first taken from Bronze (job/prior.py)."""
         running = self.find(spec.name)
         if running:
             raise JobError(
                 f"job {spec.name} is already {running['state']} (id {running['jid']})",
                 fix=f"stop it first: fraudlake job stop --savepoint (or --name {spec.name})",
             )
-        known = self.state(spec.name)
-        resume = savepoint or (None if fresh else known.last_savepoint)
-        if resume and not savepoint and known.savepoint_plan != PLAN_VERSION:
+        rules = ruleset.load(Path(spec.rules_path))
+        resume = self._explicit(spec.name, savepoint) if savepoint else None
+        if not savepoint and not fresh:
+            resume = self.resume_point(spec.name)
+        if resume and resume.plan_version != PLAN_VERSION:
             raise JobError(
-                f"the last savepoint of {spec.name} ({resume}) was written by job plan "
-                f"{known.savepoint_plan}; this version runs plan {PLAN_VERSION}, which cannot restore it",
+                f"{spec.name} would resume from {resume.describe()}, written by job plan "
+                f"{resume.plan_version}; this version runs plan {PLAN_VERSION}, which cannot restore it",
                 fix="start without it: `./fraudlake lake load`, then `./fraudlake job start --fresh` "
                 "(customer history then comes from Bronze, complete up to the job's offsets)",
             )
         history = None if resume else self.prior_history(spec)
+        spec = replace(spec, rules_path=str(self._keep_rules(Path(spec.rules_path), rules.version)))
+        job_id = self._submit(spec, resume.location if resume else None)
+        self.registry.record_run(
+            JobRun(
+                job_id=job_id,
+                job_name=spec.name,
+                plan_version=PLAN_VERSION,
+                rules_version=rules.version,
+                rules_sha256=rules_sha256(Path(spec.rules_path)),
+                rules_path=spec.rules_path,
+                spec=asdict(spec),
+                started_from=resume.location if resume else None,
+                started_by=started_by or getpass.getuser(),
+            )
+        )
+        self.wait(job_id, {"RUNNING"}, tasks=True)
+        return Started(job_id, resume, history)
+
+    def _explicit(self, name: str, location: str) -> ResumePoint:
+        """A savepoint named by the operator; its plan as the registry knows it (else this one's)."""
+        for known in self.registry.savepoints(name):
+            if known.path == location:
+                return from_savepoint(known)
+        return ResumePoint(location, "savepoint", "?", PLAN_VERSION, "?", None)
+
+    def _keep_rules(self, path: Path, version: str) -> Path:
+        """The rules file under its hash in the state folder: what the job (and a rollback) reads."""
+        kept = self.ctx.data("jobs") / "rules" / f"{version}-{rules_sha256(path)[:16]}.yaml"
+        if not kept.exists():
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, kept.with_suffix(".tmp"))
+            kept.with_suffix(".tmp").rename(kept)
+        return kept
+
+    def _submit(self, spec: JobSpec, resume: str | None) -> str:
         spec_file = self.ctx.data("jobs") / f"{spec.name}.spec.json"
         spec_file.parent.mkdir(parents=True, exist_ok=True)
         spec_file.write_text(spec.to_json())
@@ -135,12 +167,7 @@ class Jobs:
                     if not line.lstrip().startswith(("at ", "... "))
                 ][-25:],
             )
-        job_id = done.stdout.split("JobID")[-1].split()[0]
-        # a fresh start makes the last savepoint history: `up` must not roll the job back to it
-        kept = known.last_savepoint if resume else None
-        self.remember(spec.name, replace(known, job_plan=PLAN_VERSION, last_savepoint=kept))
-        self.wait(job_id, {"RUNNING"}, tasks=True)
-        return Started(job_id, resume, history)
+        return done.stdout.split("JobID")[-1].split()[0]
 
     def prior_history(self, spec: JobSpec) -> prior.PriorHistory:
         offsets = prior.start_offsets(spec.bootstrap, spec.payments_topic, spec.group_id)
@@ -159,13 +186,48 @@ class Jobs:
             if state in {"FAILED", "CANCELED", "FINISHED", "RESTARTING"}:
                 break
             time.sleep(0.5)
-        root = self.flink.rest(f"/jobs/{job_id}/exceptions").get("root-exception") or ""
         raise JobError(
             f"job {job_id} is {state}, expected {' or '.join(sorted(wanted))}",
-            details=root.splitlines()[:25],
+            details=self.root_exception(job_id),
         )
 
-    def stop(self, name: str, savepoint: bool) -> str | None:
+    def root_exception(self, job_id: str) -> list[str]:
+        root = self.flink.rest(f"/jobs/{job_id}/exceptions").get("root-exception") or ""
+        return str(root).splitlines()[:25]
+
+    def run_of(self, job: dict[str, Any]) -> JobRun:
+        """The registry's record of an active job (`find`'s answer); a job submitted before the
+        registry existed is adopted from the spec and state files that version wrote."""
+        run = self.registry.run(job["jid"])
+        if run is not None:
+            return run
+        spec_file = self.ctx.data("jobs") / f"{job['name']}.spec.json"
+        if not spec_file.exists():
+            raise JobError(
+                f"job {job['name']} ({job['jid']}) is not in the registry ops.job_runs and has no spec "
+                f"file {spec_file}: it was not started by fraudlake",
+                fix="stop it with a savepoint through Flink (web UI or REST), then `fraudlake job start "
+                "--from-savepoint <location>`",
+            )
+        spec = JobSpec.from_json(spec_file.read_text())
+        legacy = self.ctx.data("jobs") / f"{job['name']}.json"
+        plan = json.loads(legacy.read_text()).get("job_plan", 1) if legacy.exists() else PLAN_VERSION
+        rules = Path(spec.rules_path)
+        adopted = JobRun(
+            job_id=job["jid"],
+            job_name=job["name"],
+            plan_version=plan,
+            rules_version=ruleset.load(rules).version if rules.exists() else "?",
+            rules_sha256=rules_sha256(rules) if rules.exists() else "",
+            rules_path=str(rules),
+            spec=asdict(spec),
+            started_from="(adopted: started before the registry)",
+            started_by="",
+        )
+        self.registry.record_run(adopted)
+        return adopted
+
+    def stop(self, name: str, savepoint: bool, kind: str = "stop") -> str | None:
         """Stop the named job; with `savepoint`, returns and records the savepoint's location."""
         job = self.find(name)
         if job is None:
@@ -175,26 +237,62 @@ class Jobs:
             self.flink.rest(f"/jobs/{job_id}", method="PATCH")
             self.wait(job_id, {"CANCELED"})
             return None
-        trigger = self.flink.rest(f"/jobs/{job_id}/stop", {"drain": False})
-        deadline = time.monotonic() + 300
+        location = self._savepoint(self.run_of(job), kind, stop=True)
+        self.wait(job_id, {"FINISHED"})
+        return location
+
+    def savepoint(self, name: str, kind: str = "periodic") -> Savepoint:
+        """A savepoint of the running job, which keeps running; recorded, or JobError with Flink's cause."""
+        job = self.find(name)
+        if job is None or job["state"] != "RUNNING":
+            raise JobError(f"no running job named {name}", fix="see `fraudlake job status`")
+        run = self.run_of(job)
+        self._savepoint(run, kind, stop=False)
+        return self.registry.savepoints(name)[0]
+
+    def _savepoint(self, run: JobRun, kind: str, stop: bool) -> str:
+        """Trigger (stop-with-)savepoint, wait for it and record it with its size; failed ones too."""
+        record = self.registry.savepoint_started(run, kind)
+        target = self.flink.savepoint_dir
+        try:
+            if stop:
+                trigger = self.flink.rest(
+                    f"/jobs/{run.job_id}/stop", {"drain": False, "targetDirectory": target}
+                )
+            else:
+                trigger = self.flink.rest(
+                    f"/jobs/{run.job_id}/savepoints", {"target-directory": target, "cancel-job": False}
+                )
+            location = self._await_savepoint(run, trigger["request-id"])
+        except BaseException as exc:
+            self.registry.savepoint_ended(record, None, None, error=_error_text(exc))
+            raise
+        self.registry.savepoint_ended(record, location, self.storage.size(location))
+        return location
+
+    def _await_savepoint(self, run: JobRun, request_id: str) -> str:
+        deadline = time.monotonic() + SAVEPOINT_TIMEOUT_S
         while time.monotonic() < deadline:
-            status = self.flink.rest(f"/jobs/{job_id}/savepoints/{trigger['request-id']}")
+            status = self.flink.rest(f"/jobs/{run.job_id}/savepoints/{request_id}")
             if status["status"]["id"] == "COMPLETED":
                 operation = status.get("operation", {})
                 location = operation.get("location")
                 if not location:
                     cause = operation.get("failure-cause", {}).get("stack-trace", "")
-                    raise JobError(f"stop-with-savepoint of {name} failed", details=cause.splitlines()[:25])
-                self.wait(job_id, {"FINISHED"})
-                plan = self.state(name).job_plan
-                self.remember(name, JobState(last_savepoint=location, savepoint_plan=plan, job_plan=plan))
+                    raise JobError(
+                        f"savepoint of {run.job_name} ({run.job_id}) failed",
+                        details=[line for line in cause.splitlines() if not line.lstrip().startswith("at ")][
+                            :25
+                        ],
+                    )
                 return str(location)
             time.sleep(0.5)
-        raise JobError(f"stop-with-savepoint of {name} did not complete within 300 s")
+        raise JobError(f"savepoint of {run.job_name} did not complete within {SAVEPOINT_TIMEOUT_S} s")
 
     def status(self, name: str) -> dict[str, Any]:
         job = self.find(name)
-        report: dict[str, Any] = {"name": name, "last_savepoint": self.state(name).last_savepoint}
+        point = self.resume_point(name)
+        report: dict[str, Any] = {"name": name, "resumes_from": point.describe() if point else "fresh start"}
         if job is None:
             return report | {"state": "NOT RUNNING"}
         job_id = job["jid"]
@@ -202,12 +300,20 @@ class Jobs:
         latest = (checkpoints.get("latest") or {}).get("completed") or {}
         vertices = self.flink.rest(f"/jobs/{job_id}")["vertices"]
         source = vertices[0]["metrics"] if vertices else {}
+        run = self.registry.run(job_id)
         return report | {
             "state": job["state"],
             "job_id": job_id,
+            "rules_version": run.rules_version if run else "?",
             "web_ui": f"{self.flink.rest_url}/#/job/running/{job_id}/overview",
             "uptime_s": round(job["duration"] / 1000),
             "records_read": source.get("write-records", 0),
             "checkpoints_completed": checkpoints.get("counts", {}).get("completed", 0),
             "last_checkpoint": latest.get("external_path"),
         }
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, JobError):
+        return "\n".join([exc.cause, *exc.details])
+    return f"{type(exc).__name__}: {exc}"

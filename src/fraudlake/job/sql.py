@@ -29,6 +29,7 @@ from fraudlake.job.spec import JobSpec
 from fraudlake.rules import sql as rules_sql
 from fraudlake.rules.history import velocity_count
 from fraudlake.rules.ruleset import RuleSet
+from fraudlake.topics import TRANSACTION_MAX_TIMEOUT_MS
 
 PARSE_FUNCTION = "parse_payment"
 PLAN_VERSION = 3
@@ -72,8 +73,9 @@ def _kafka_sink(
         "value.fields-include": "EXCEPT_KEY",
         "value.json.encode.decimal-as-plain-number": "true",
         "sink.delivery-guarantee": guarantee,
-        # The broker's transaction.max.timeout.ms (15 min) caps the producer's transaction timeout.
-        "properties.transaction.timeout.ms": "900000",
+        # A checkpoint's transactions wait for the job to resume after a crash (job/resume.py): the
+        # broker aborts them after this, capped by its transaction.max.timeout.ms (platform/kafka.py).
+        "properties.transaction.timeout.ms": str(TRANSACTION_MAX_TIMEOUT_MS),
     }
     if guarantee == "exactly-once":
         options["sink.transactional-id-prefix"] = f"{spec.transactional_prefix}-{table}"
@@ -116,6 +118,8 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
         "execution.buffer-timeout.interval": "10 ms",
         "execution.checkpointing.interval": f"{spec.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
+        # a job that fails or is cancelled keeps its last checkpoint: job/resume.py restores it
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         # the parse UDF inside the TaskManager (pemja) instead of a Beam worker process
         "python.execution-mode": "thread",
     }

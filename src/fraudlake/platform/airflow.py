@@ -39,7 +39,7 @@ PINS = (
 DATABASE = "airflow"
 ADMIN = "admin"
 DAGS = PROJECT_ROOT / "dags"
-DAG_IDS = ("lakehouse_refresh",)
+DAG_IDS = ("lakehouse_refresh", "flink_savepoints", "rules_deploy")
 
 
 def requirements() -> list[str]:

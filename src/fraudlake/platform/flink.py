@@ -175,21 +175,31 @@ class Flink(Service):
             "python.executable": str(self.python),
             "python.client.executable": str(self.python),
         }
+        config |= {
+            "execution.checkpointing.dir": self.checkpoint_dir,
+            "execution.checkpointing.savepoint-dir": self.savepoint_dir,
+        }
         if s.flink_state_storage == "s3":
             config |= {
-                "execution.checkpointing.dir": "s3://flink/checkpoints",
-                "execution.checkpointing.savepoint-dir": "s3://flink/savepoints",
                 "s3.endpoint": f"http://{host}:{s.minio_port}",
                 "s3.path.style.access": True,
                 "s3.access-key": self.ctx.secrets["minio_root_user"],
                 "s3.secret-key": self.ctx.secrets["minio_root_password"],
             }
-        else:
-            config |= {
-                "execution.checkpointing.dir": (data / "checkpoints").as_uri(),
-                "execution.checkpointing.savepoint-dir": (data / "savepoints").as_uri(),
-            }
         return config
+
+    @property
+    def checkpoint_dir(self) -> str:
+        """Where checkpoints go: `<dir>/<job id>/chk-<n>/_metadata` (job/storage.py lists them)."""
+        if self.settings.flink_state_storage == "s3":
+            return "s3://flink/checkpoints"
+        return (self.ctx.data("flink") / "checkpoints").as_uri()
+
+    @property
+    def savepoint_dir(self) -> str:
+        if self.settings.flink_state_storage == "s3":
+            return "s3://flink/savepoints"
+        return (self.ctx.data("flink") / "savepoints").as_uri()
 
     def write_conf(self) -> Path:
         """Flink's conf folder for this checkout: our config.yaml plus the wheel's log4j files."""
@@ -266,13 +276,12 @@ class Flink(Service):
         """Nothing to create: the checkpoint bucket belongs to MinIO's provisioning."""
 
     def connection(self, show_secrets: bool) -> dict[str, Any]:
-        config = self._config()
         return {
             "rest_url": self.rest_url,
             "web_ui": self.rest_url,
             "task_slots": self.settings.flink_task_slots,
-            "checkpoints": config["execution.checkpointing.dir"],
-            "savepoints": config["execution.checkpointing.savepoint-dir"],
+            "checkpoints": self.checkpoint_dir,
+            "savepoints": self.savepoint_dir,
             "flink_home": str(self.home),
             "python": str(self.python),
         }

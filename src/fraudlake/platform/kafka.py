@@ -14,7 +14,7 @@ from kafka.errors import KafkaError
 from fraudlake.platform import artifacts, process
 from fraudlake.platform.service import Port, Service
 from fraudlake.platform.versions import KAFKA_VERSION
-from fraudlake.topics import TOPICS
+from fraudlake.topics import TOPICS, TRANSACTION_MAX_TIMEOUT_MS
 
 RESOURCES = Path(__file__).parent / "resources"
 
@@ -69,6 +69,9 @@ class Kafka(Service):
             "transaction.state.log.replication.factor": "1",
             "transaction.state.log.min.isr": "1",
             "transaction.state.log.num.partitions": "10",
+            # the scoring job's pending transactions must outlive a crash until it resumes and commits
+            # them (job/resume.py); the broker aborts older ones. 1 h, not the default 15 min.
+            "transaction.max.timeout.ms": str(TRANSACTION_MAX_TIMEOUT_MS),
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",

@@ -1,0 +1,157 @@
+"""The job lifecycle's pure decisions: where a job resumes from, and which savepoints retention keeps."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fraudlake.job.registry import JobRun, Savepoint
+from fraudlake.job.resume import resume_point
+from fraudlake.job.retention import Policy, to_prune
+from fraudlake.job.storage import StateStorage, Stored
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+CHECKPOINTS = "s3://flink/checkpoints"
+
+
+def _run(job_id: str, minutes: int, started_from: str | None) -> JobRun:
+    return JobRun(
+        job_id,
+        "scoring",
+        3,
+        "v1",
+        "sha",
+        "/rules.yaml",
+        {},
+        started_from,
+        "test",
+        T0 + timedelta(minutes=minutes),
+    )
+
+
+def _savepoint(
+    id: int, minutes: int, kind: str = "periodic", state: str = "completed", job_id: str = "a"
+) -> Savepoint:
+    at = T0 + timedelta(minutes=minutes)
+    return Savepoint(
+        id,
+        "scoring",
+        job_id,
+        3,
+        "v1",
+        "sha",
+        kind,
+        state,
+        f"s3://flink/savepoints/sp-{id}",
+        10,
+        at,
+        at,
+        5,
+        "",
+    )
+
+
+class FakeRegistry:
+    def __init__(self, runs: list[JobRun], savepoints: list[Savepoint]) -> None:
+        self._runs = sorted(runs, key=lambda r: r.started_at or T0, reverse=True)
+        self._savepoints = sorted(savepoints, key=lambda s: s.triggered_at, reverse=True)
+
+    def runs(self, job_name: str) -> list[JobRun]:
+        return self._runs
+
+    def savepoints(self, job_name: str) -> list[Savepoint]:
+        return self._savepoints
+
+
+class FakeStorage(StateStorage):
+    def __init__(self, checkpoints: dict[str, int]) -> None:
+        self.checkpoints = checkpoints
+        """job id -> minutes after T0 of its latest retained checkpoint"""
+
+    def latest_checkpoint(self, checkpoint_dir: str, job_id: str) -> Stored | None:
+        if job_id not in self.checkpoints:
+            return None
+        return Stored(f"{checkpoint_dir}/{job_id}/chk-7", T0 + timedelta(minutes=self.checkpoints[job_id]))
+
+
+def _resume(runs: list[JobRun], savepoints: list[Savepoint], checkpoints: dict[str, int]) -> Any:
+    return resume_point(FakeRegistry(runs, savepoints), FakeStorage(checkpoints), CHECKPOINTS, "scoring")  # type: ignore[arg-type]
+
+
+def test_a_crashed_job_resumes_from_its_last_checkpoint_not_an_older_savepoint() -> None:
+    point = _resume([_run("a", 0, None)], [_savepoint(1, 10)], {"a": 30})
+    assert (point.location, point.kind, point.job_id) == (f"{CHECKPOINTS}/a/chk-7", "checkpoint", "a")
+
+
+def test_a_newer_savepoint_wins_over_the_last_checkpoint() -> None:
+    point = _resume([_run("a", 0, None)], [_savepoint(1, 40, kind="stop")], {"a": 30})
+    assert (point.location, point.kind) == ("s3://flink/savepoints/sp-1", "stop savepoint")
+
+
+def test_a_run_that_died_before_its_first_checkpoint_falls_back_to_its_lineage() -> None:
+    runs = [_run("a", 0, None), _run("b", 50, "s3://flink/savepoints/sp-1")]
+    point = _resume(runs, [_savepoint(1, 45, kind="pre-deploy")], {"a": 40})
+    assert point.kind == "pre-deploy savepoint"
+
+
+def test_a_fresh_start_leaves_the_older_lineage_behind() -> None:
+    runs = [_run("a", 0, None), _run("b", 60, None)]
+    assert _resume(runs, [_savepoint(1, 30)], {"a": 50}) is None
+    assert _resume(runs, [_savepoint(1, 30)], {"a": 50, "b": 70}).job_id == "b"
+
+
+def test_failed_and_in_progress_savepoints_are_no_resume_point() -> None:
+    savepoints = [_savepoint(1, 40, state="failed"), _savepoint(2, 45, state="in_progress")]
+    assert _resume([_run("a", 0, None)], savepoints, {"a": 30}).kind == "checkpoint"
+    assert _resume([], [], {}) is None
+
+
+POLICY = Policy(keep_last=2, max_age=timedelta(hours=1))
+
+
+def _pruned(savepoints: list[Savepoint], now_minutes: int, running_from: str | None = None) -> list[int]:
+    return [s.id for s in to_prune(savepoints, T0 + timedelta(minutes=now_minutes), POLICY, running_from)]
+
+
+def test_retention_keeps_the_newest_and_the_young_and_prunes_oldest_first() -> None:
+    savepoints = [_savepoint(n, n * 10) for n in range(1, 7)]  # minutes 10..60
+    assert _pruned(savepoints, 90) == [1, 2, 3]  # 4 is younger than an hour; 5, 6 the newest two
+    assert _pruned(savepoints, 1000) == [1, 2, 3, 4]
+
+
+def test_retention_keeps_the_running_jobs_start_and_the_last_pre_deploy_savepoint() -> None:
+    savepoints = [
+        _savepoint(1, 0, kind="pre-deploy"),
+        _savepoint(2, 10, kind="pre-deploy"),
+        _savepoint(3, 20, kind="stop"),
+        _savepoint(4, 30),
+        _savepoint(5, 40),
+        _savepoint(6, 50),
+    ]
+    assert _pruned(savepoints, 1000, running_from="s3://flink/savepoints/sp-3") == [1, 4]
+
+
+def test_retention_prunes_old_failed_savepoints_and_never_one_in_progress() -> None:
+    savepoints = [
+        replace(_savepoint(1, 0, state="failed"), path=None),
+        _savepoint(2, 5, state="in_progress"),
+        _savepoint(3, 10),
+        _savepoint(4, 20),
+    ]
+    assert _pruned(savepoints, 1000) == [1]
+
+
+def test_local_storage_finds_the_highest_completed_checkpoint(tmp_path: Path) -> None:
+    job = tmp_path / "checkpoints" / "job-1"
+    for number, complete in ((3, True), (12, True), (13, False)):
+        folder = job / f"chk-{number}"
+        folder.mkdir(parents=True)
+        (folder / ("_metadata" if complete else "op-state")).write_bytes(b"x" * number)
+    storage = StateStorage()
+    found = storage.latest_checkpoint((tmp_path / "checkpoints").as_uri(), "job-1")
+    assert found is not None and found.location == (job / "chk-12").as_uri()
+    assert storage.size(found.location) == 12
+    assert storage.delete(found.location) == 1 and not storage.exists(found.location)
+    assert storage.latest_checkpoint((tmp_path / "checkpoints").as_uri(), "job-2") is None
