@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     job_status.add_argument("--json", action="store_true")
     job_history = job_sub.add_parser("history", help="the job's runs, savepoints and rules deployments")
     job_history.add_argument("--json", action="store_true")
+    job_history.add_argument("--name", default="fraudlake-scoring", help="the job (pipeline.name)")
     job_sub.add_parser("savepoint", help="take a savepoint now (kind periodic); the job keeps running")
     job_sql = job_sub.add_parser("sql", help="print the Flink SQL generated from the rules file")
     job_sql.add_argument("--rules", type=Path, help="rules YAML (default: FRAUDLAKE_JOB_RULES or v1)")
@@ -157,9 +158,12 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
     if args.command == "lakehouse" and args.action == "refresh":
         return _trigger(ctx, "lakehouse_refresh", args.wait)
     if args.command == "rules":
-        from fraudlake.job.command import deploy_conf
+        from fraudlake.job.command import deploy_conf, last_deployment
 
-        return _trigger(ctx, "rules_deploy", args.wait, deploy_conf(ctx, args.file, args.gate_timeout))
+        code = _trigger(ctx, "rules_deploy", args.wait, deploy_conf(ctx, args.file, args.gate_timeout))
+        if args.wait:
+            print(last_deployment(ctx))
+        return code
     if args.command == "lakehouse":
         return _lakehouse_step(ctx, args.action)
     if args.command == "lake" and args.action == "load":

@@ -7,6 +7,7 @@ one alert once Silver dedupes by alert_id.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -18,6 +19,7 @@ import pytest
 import yaml
 
 from fraudlake.job.control import Jobs
+from fraudlake.job.spec import JOB_NAME
 from fraudlake.platform import process
 from fraudlake.platform.airflow import Airflow
 from fraudlake.platform.context import Context
@@ -187,3 +189,31 @@ def test_rules_deploy_rollback_and_savepoints_under_traffic_lose_and_double_noth
     found = ledger(job)
     _assert_nothing_lost_or_doubled(found, traffic)
     assert found.rules_versions["v1"] and found.rules_versions["v2-deploy"], found.rules_versions
+
+
+def test_cli_deploy_refuses_an_incompatible_rules_change_before_touching_the_job(
+    ctx: Context, tmp_path: Path
+) -> None:
+    jobs = Jobs(ctx)
+    running = jobs.find(JOB_NAME)
+    assert running is not None, "up runs the platform's scoring job"
+    document = yaml.safe_load(ruleset.DEFAULT_RULES.read_text())
+    document["version"] = "v1-deeper"
+    document["rules"]["VELOCITY"]["min_payments"] = document["rules"]["VELOCITY"]["min_payments"] + 2
+    rules = tmp_path / "deeper.yaml"
+    rules.write_text(yaml.safe_dump(document))
+
+    done = fraudlake("rules", "deploy", str(rules), "--wait")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "triggered rules_deploy run manual__" in done.stdout
+    assert "task check_compatible failed" in done.stderr and "VELOCITY.min_payments" in done.stderr
+    after = jobs.find(JOB_NAME)
+    assert after is not None and after["jid"] == running["jid"], "the job was not touched"
+    history = json.loads(fraudlake("job", "history", "--json").stdout)
+    latest = history["deployments"][0]
+    assert (latest["result"], latest["rules_before"], latest["rules_after"]) == ("refused", "v1", "v1-deeper")
+    assert "fraudlake job start --fresh" in latest["detail"]
+    assert history["runs"][0]["job_id"] == running["jid"]
+
+    missing = fraudlake("rules", "deploy", str(tmp_path / "nowhere.yaml"))
+    assert missing.returncode == 1 and "nowhere.yaml does not exist" in missing.stderr

@@ -4,6 +4,7 @@ named dbt test and Gold keeps its last good state. Also: the DAG as DagBag reads
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import time
@@ -191,7 +192,7 @@ def test_dagbag_reads_the_dags_without_errors_or_heavy_imports(ctx: Context) -> 
     deploy = report["dags"]["rules_deploy"]
     assert (deploy["schedule"], deploy["max_active_runs"]) == ("None", 1)
     steps = ["validate_rules", "check_compatible", "stop_with_savepoint", "start_new_rules", "health_gate"]
-    for step, following in zip(steps, steps[1:], strict=False):
+    for step, following in itertools.pairwise(steps):
         assert following in deploy["tasks"][step]["downstream"]
     assert all("record" in deploy["tasks"][step]["downstream"] for step in [*steps, "rollback"])
     assert all("rollback" in deploy["tasks"][step]["downstream"] for step in steps[1:])

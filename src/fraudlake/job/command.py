@@ -43,7 +43,7 @@ def job(ctx: Context, args: argparse.Namespace) -> int:
         print(f"  savepoint {taken.path}: {taken.size_bytes or 0:,} bytes in {taken.duration_ms} ms")
         return 0
     if args.action == "history":
-        return _history(jobs, args.json)
+        return _history(jobs, args.name, args.json)
     if args.action == "stop":
         location = jobs.stop(JOB_NAME, savepoint=args.savepoint)
         print(
@@ -66,12 +66,12 @@ def _origin(started: Started) -> str:
     return started.history.summary()
 
 
-def _history(jobs: Jobs, as_json: bool) -> int:
-    """The registry's runs, savepoints and deployments of the scoring job, newest first."""
+def _history(jobs: Jobs, name: str, as_json: bool) -> int:
+    """The registry's runs, savepoints and deployments of a job, newest first."""
     report = {
-        "runs": [asdict(r) | {"spec": None} for r in jobs.registry.runs(JOB_NAME)],
-        "savepoints": [asdict(s) for s in jobs.registry.savepoints(JOB_NAME)],
-        "deployments": [asdict(d) for d in jobs.registry.deployments(JOB_NAME)],
+        "runs": [asdict(r) | {"spec": None} for r in jobs.registry.runs(name)],
+        "savepoints": [asdict(s) for s in jobs.registry.savepoints(name)],
+        "deployments": [asdict(d) for d in jobs.registry.deployments(name)],
     }
     if as_json:
         print(json.dumps(report, indent=2, default=str))
@@ -98,6 +98,19 @@ def _history(jobs: Jobs, as_json: bool) -> int:
         if d["detail"]:
             print(f"      {d['detail'].splitlines()[0]}")
     return 0
+
+
+def last_deployment(ctx: Context) -> str:
+    """The newest deployment of the scoring job as `rules deploy --wait` reports it."""
+    latest = next(iter(Jobs(ctx).registry.deployments(JOB_NAME)), None)
+    if latest is None:
+        return "  no deployment recorded"
+    after = latest.rules_after or latest.rules_file
+    return (
+        f"  {latest.result}: rules {latest.rules_before or '-'} -> {after}\n    "
+        + "\n    ".join(latest.detail.splitlines())
+        + "\n  (fraudlake job history)"
+    )
 
 
 def deploy_conf(ctx: Context, rules_file: Path, gate_timeout: int | None) -> dict[str, Any]:
