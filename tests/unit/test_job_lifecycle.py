@@ -7,10 +7,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from fraudlake.job.deploy import incompatibility
 from fraudlake.job.registry import JobRun, Savepoint
 from fraudlake.job.resume import resume_point
 from fraudlake.job.retention import Policy, to_prune
+from fraudlake.job.sql import PLAN_VERSION
 from fraudlake.job.storage import StateStorage, Stored
+from fraudlake.rules import ruleset
+from fraudlake.rules.ruleset import RuleSet
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 CHECKPOINTS = "s3://flink/checkpoints"
@@ -155,3 +161,26 @@ def test_local_storage_finds_the_highest_completed_checkpoint(tmp_path: Path) ->
     assert storage.size(found.location) == 12
     assert storage.delete(found.location) == 1 and not storage.exists(found.location)
     assert storage.latest_checkpoint((tmp_path / "checkpoints").as_uri(), "job-2") is None
+
+
+def _rules(**changes: Any) -> RuleSet:
+    document = yaml.safe_load(ruleset.DEFAULT_RULES.read_text())
+    for rule, params in changes.items():
+        if params is None:
+            del document["rules"][rule]
+        else:
+            document["rules"][rule] |= params
+    return ruleset.parse(document)
+
+
+def test_a_deploy_may_change_points_and_parameters_but_not_the_state_layout() -> None:
+    v1 = _rules()
+    assert (
+        incompatibility(PLAN_VERSION, v1, _rules(VELOCITY={"points": 45}, UNUSUAL_HOUR={"from_hour": 1}))
+        is None
+    )
+    assert "plan 1" in str(incompatibility(1, v1, v1))
+    deeper = incompatibility(PLAN_VERSION, v1, _rules(VELOCITY={"min_payments": 5}))
+    assert deeper is not None and "VELOCITY.min_payments 3 -> 5" in deeper
+    fewer = incompatibility(PLAN_VERSION, v1, _rules(GEO_MISMATCH=None))
+    assert fewer is not None and "(-GEO_MISMATCH)" in fewer

@@ -3,7 +3,8 @@
 The rules_deploy DAG runs one task per step (`fraudlake rules deploy FILE` triggers it):
 
 1. validate the rules file as `job start` does: a bad file stops here, naming the field;
-2. check it against the running job: same plan version (its state must restore) and the same
+2. check it against the running job: same plan version (its state must restore), the same set
+   of rule ids (the columns the rules read are in the rows the windows keep) and the same
    velocity depth (the job keeps the last N-1 payment times per customer; another N is another
    state shape), and not the rules it already runs;
 3. stop the job with a pre-deploy savepoint; start the new rules from it;
@@ -63,27 +64,42 @@ def check(jobs: Jobs, job_name: str, rules_file: str, rules: RuleSet) -> JobRun:
             f"instead: fraudlake job start --rules {rules_file}"
         )
     run = jobs.run_of(job)
-    way_out = (
-        f"deploy by hand, rebuilding the customers' history from Bronze: fraudlake job stop --savepoint; "
-        f"fraudlake lake load; fraudlake job start --fresh --rules {rules_file}"
-    )
-    if run.plan_version != PLAN_VERSION:
+    why = incompatibility(run.plan_version, ruleset.load(Path(run.rules_path)), rules)
+    if why:
         raise DeployRefused(
-            f"the running job runs plan {run.plan_version}, this version of fraudlake generates plan "
-            f"{PLAN_VERSION}: its state cannot be restored into the new plan. Way out: {way_out}"
-        )
-    before = ruleset.load(Path(run.rules_path))
-    if velocity_count(before) != velocity_count(rules):
-        raise DeployRefused(
-            f"VELOCITY.min_payments {velocity_count(before)} -> {velocity_count(rules)} changes the "
-            f"state the job keeps per customer (the times of its last payments), which a savepoint "
-            f"cannot carry over. Way out: {way_out}"
+            f"{why}. Way out: deploy by hand, rebuilding the customers' history from Bronze: fraudlake "
+            f"job stop --savepoint; fraudlake lake load; fraudlake job start --fresh --rules {rules_file}"
         )
     if run.rules_sha256 == rules_sha256(Path(rules_file)):
         raise DeployRefused(
             f"{job_name} already runs this rules file (rules {run.rules_version}): nothing to deploy"
         )
     return run
+
+
+def incompatibility(plan_before: int, before: RuleSet, after: RuleSet) -> str | None:
+    """Why `after` cannot restore the state of a job running `before` (None: it can)."""
+    if plan_before != PLAN_VERSION:
+        return (
+            f"the running job runs plan {plan_before}, this version of fraudlake generates plan "
+            f"{PLAN_VERSION}: its state cannot be restored into the new plan"
+        )
+    if velocity_count(before) != velocity_count(after):
+        return (
+            f"VELOCITY.min_payments {velocity_count(before)} -> {velocity_count(after)} changes the state "
+            "the job keeps per customer (the times of its last payments), which a savepoint cannot carry over"
+        )
+    added, removed = (
+        sorted(set(after.rules) - set(before.rules)),
+        sorted(set(before.rules) - set(after.rules)),
+    )
+    if added or removed:
+        change = ", ".join([*(f"+{rule}" for rule in added), *(f"-{rule}" for rule in removed)])
+        return (
+            f"the new rules change the set of rules ({change}): the columns a rule reads are part of the "
+            "rows the job's windows keep in state, so another set of rules is another state layout"
+        )
+    return None
 
 
 def high_watermarks(bootstrap: str, topic: str) -> dict[int, int]:
