@@ -5,11 +5,13 @@ Hourly by default (`FRAUDLAKE_SAVEPOINT_INTERVAL_MINUTES`), one run at a time, n
 
 1. **take_savepoint**: triggers a savepoint of the running job through Flink's REST API (the job
    keeps running), waits for it and records it in `ops.savepoints` (kind `periodic`, its path and
-   size). A failed savepoint fails the run with Flink's own error in the task log; no running job
-   skips it.
+   size). A failed savepoint fails the run with Flink's own error in the task log; a job that is
+   not RUNNING, or a rules deploy under way (it takes its own savepoint), skips it.
 2. **prune**: retention keeps the newest `FRAUDLAKE_SAVEPOINT_KEEP` completed savepoints, every one
    younger than `FRAUDLAKE_SAVEPOINT_MAX_AGE_HOURS`, the one the running job started from and the
    newest pre-deploy one; the others lose their data in MinIO first, then their registry row.
+   Savepoint data no row names, and the checkpoints retained by older runs, go too once that old,
+   except where the job would resume from.
 
 Rerunning is safe: another savepoint, and a prune that finds less to do. The logic lives in
 `fraudlake.job.control` and `fraudlake.job.retention`.
@@ -18,7 +20,6 @@ Rerunning is safe: another savepoint, and a prune that finds less to do. The log
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
 
@@ -26,13 +27,6 @@ from fraudlake.config import Settings
 from fraudlake.job.spec import JOB_NAME
 
 SETTINGS = Settings.from_env()
-
-
-def _jobs() -> Any:
-    from fraudlake.job.control import Jobs
-    from fraudlake.platform.context import Context
-
-    return Jobs(Context(Settings.from_env()))
 
 
 @dag(
@@ -54,40 +48,43 @@ def _jobs() -> Any:
 def flink_savepoints() -> None:
     @task(retries=0)
     def take_savepoint() -> str:
-        from airflow.exceptions import AirflowSkipException
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        from fraudlake.job.control import Jobs
 
         name = get_current_context()["params"]["job_name"]
-        jobs = _jobs()
+        jobs = Jobs.from_env()
         job = jobs.find(name)
-        if job is None:
-            raise AirflowSkipException(f"no active job named {name}: nothing to save")
+        if job is None or job["state"] != "RUNNING":
+            raise AirflowSkipException(f"{name} is {job['state'] if job else 'not running'}: nothing to save")
+        if any(d.result == "running" for d in jobs.registry.deployments(name)[:1]):
+            raise AirflowSkipException(f"a rules deploy of {name} is under way: it takes its own savepoint")
         savepoint = jobs.savepoint(name, kind="periodic")
-        print(f"savepoint {savepoint.path}: {savepoint.size_bytes:,} bytes in {savepoint.duration_ms} ms")
+        print(
+            f"savepoint {savepoint.path}: {savepoint.size_bytes or 0:,} bytes in {savepoint.duration_ms} ms"
+        )
         return str(savepoint.path)
 
     @task(retries=0, trigger_rule="none_failed")
     def prune() -> int:
         from fraudlake.job import retention
+        from fraudlake.job.control import Jobs
 
         params = get_current_context()["params"]
-        jobs = _jobs()
-        job = jobs.find(params["job_name"])
-        running = jobs.registry.run(job["jid"]) if job else None
         policy = retention.Policy(params["keep"], timedelta(hours=params["max_age_hours"]))
-        victims = retention.to_prune(
-            jobs.registry.savepoints(params["job_name"]),
-            datetime.now(UTC),
-            policy,
-            running.started_from if running else None,
+        pruned = retention.apply(Jobs.from_env(), params["job_name"], policy, datetime.now(UTC))
+        for victim in pruned.savepoints:
+            when = f"{victim.triggered_at:%Y-%m-%d %H:%M}"
+            print(f"pruned {victim.kind} savepoint {victim.path} ({victim.state}, {when})")
+        for stray in pruned.orphans:
+            print(f"pruned unrecorded savepoint {stray.location} ({stray.modified:%Y-%m-%d %H:%M})")
+        for job_id in pruned.checkpoints:
+            print(f"pruned the retained checkpoint of run {job_id}")
+        savepoints = len(pruned.savepoints) + len(pruned.orphans)
+        print(
+            f"{savepoints} savepoints, {len(pruned.checkpoints)} checkpoints, {pruned.objects} objects pruned"
         )
-        deleted = retention.prune(jobs.registry, jobs.storage, victims)
-        for victim in victims:
-            print(
-                f"pruned {victim.kind} savepoint {victim.path} "
-                f"({victim.state}, {victim.triggered_at:%Y-%m-%d %H:%M})"
-            )
-        print(f"{len(victims)} savepoints pruned, {deleted} objects deleted")
-        return len(victims)
+        return len(pruned.savepoints)
 
     take_savepoint() >> prune()
 

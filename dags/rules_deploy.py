@@ -4,10 +4,11 @@
 Triggered by hand (the form asks for the rules file) or by `fraudlake rules deploy FILE [--wait]`;
 one run at a time. The steps (the logic lives in `fraudlake.job.deploy`):
 
-1. **validate_rules**: the rules file as `job start` reads it; a bad file stops here, naming the field.
-2. **check_compatible**: the running job's plan version and velocity depth must carry over into the
-   new rules (its per-customer state restores); an incompatible change is refused with the way out,
-   before the job is touched.
+1. **validate_rules**: the rules file as `job start` reads it; a bad file stops here, naming the
+   field. A valid one is copied under its hash: every later step reads that copy.
+2. **check_compatible**: the running job's plan version, set of rule ids and velocity depth must
+   carry over into the new rules (its per-customer state restores), under a new rules version; an
+   incompatible change is refused with the way out, before the job is touched.
 3. **stop_with_savepoint**, then **start_new_rules** from that pre-deploy savepoint.
 4. **health_gate**: every task RUNNING, 2 checkpoints completed, decisions by the new rules version
    on payment-scores, no restart, within `gate_timeout_s`.
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from airflow.sdk import Param, dag, get_current_context, task
@@ -32,26 +32,21 @@ from fraudlake.job.spec import JOB_NAME
 STEPS = ("validate_rules", "check_compatible", "stop_with_savepoint", "start_new_rules", "health_gate")
 
 
-def _jobs() -> Any:
-    from fraudlake.job.control import Jobs
-    from fraudlake.platform.context import Context
-
-    return Jobs(Context(Settings.from_env()))
-
-
 def _params() -> dict[str, Any]:
     context = get_current_context()
     params = dict(context["params"])
-    params["requested_by"] = (
-        params.get("requested_by") or getattr(context["dag_run"], "triggering_user_name", None) or "airflow"
-    )
+    user = getattr(context["dag_run"], "triggering_user_name", None)
+    params["requested_by"] = params.get("requested_by") or user or "airflow"
     return params
 
 
-def _step(action: Callable[[], Any]) -> Any:
-    """Run one step; a failure is kept as XCom `error` for `record` before the task fails."""
+def _step(action: Callable[[Any, dict[str, Any]], Any]) -> Any:
+    """Run one step with the platform's jobs and the run's parameters; a failure is kept as XCom
+    `error` (for `record`) before the task fails with it."""
+    from fraudlake.job.control import Jobs
+
     try:
-        return action()
+        return action(Jobs.from_env(), _params())
     except Exception as exc:
         get_current_context()["ti"].xcom_push(key="error", value=str(exc).strip()[:1500])
         raise
@@ -80,119 +75,134 @@ def _step(action: Callable[[], Any]) -> Any:
 )
 def rules_deploy() -> None:
     @task(retries=0)
-    def validate_rules() -> str:
-        from fraudlake.job import deploy
-        from fraudlake.job.registry import rules_sha256
+    def validate_rules() -> dict[str, str]:
+        def run(jobs: Any, params: dict[str, Any]) -> dict[str, str]:
+            from pathlib import Path
 
-        params = _params()
-        jobs = _jobs()
-        run_id = str(get_current_context()["run_id"])
-        before = deploy.running_run(jobs, params["job_name"])
-        path = Path(params["rules_file"])
-        sha = rules_sha256(path) if path.is_file() else ""
-        jobs.registry.deployment_started(
-            params["job_name"], run_id, params["requested_by"], before, str(path), sha
-        )
-        rules = _step(lambda: deploy.validate(params["rules_file"]))
-        return str(rules.version)
+            from fraudlake.job import deploy
+            from fraudlake.job.registry import rules_sha256
+
+            path = Path(params["rules_file"])
+            jobs.registry.deployment_started(
+                params["job_name"],
+                str(get_current_context()["run_id"]),
+                params["requested_by"],
+                deploy.running_run(jobs, params["job_name"]),
+                str(path),
+                rules_sha256(path) if path.is_file() else "",
+            )
+            rules = deploy.validate(str(path))
+            return {"version": rules.version, "rules_path": str(jobs.keep_rules(path, rules.version))}
+
+        return dict(_step(run))
 
     @task(retries=0)
-    def check_compatible(version: str) -> str:
-        from fraudlake.job import deploy
+    def check_compatible(rules: dict[str, str]) -> str:
+        def run(jobs: Any, params: dict[str, Any]) -> str:
+            from fraudlake.job import deploy
 
-        params = _params()
-        jobs = _jobs()
-        rules = deploy.validate(params["rules_file"])
-        previous = _step(lambda: deploy.check(jobs, params["job_name"], params["rules_file"], rules))
-        print(f"rules {previous.rules_version} -> {version} on job {previous.job_id}: compatible")
-        return str(previous.job_id)
+            new = deploy.validate(rules["rules_path"])
+            previous = deploy.check(jobs, params["job_name"], rules["rules_path"], new)
+            print(f"rules {previous.rules_version} -> {new.version} on job {previous.job_id}: compatible")
+            return str(previous.job_id)
+
+        return str(_step(run))
 
     @task(retries=0)
     def stop_with_savepoint(previous_id: str) -> dict[str, Any]:
-        from fraudlake.job import deploy
+        def run(jobs: Any, params: dict[str, Any]) -> dict[str, Any]:
+            from fraudlake.job import deploy
 
-        jobs = _jobs()
-        stopped = _step(lambda: deploy.stop(jobs, jobs.registry.run(previous_id)))
-        print(f"stopped with savepoint {stopped['savepoint']}")
-        return dict(stopped)
+            stopped = deploy.stop(jobs, jobs.registry.run(previous_id))
+            print(f"stopped with savepoint {stopped['savepoint']}")
+            return dict(stopped)
+
+        return dict(_step(run))
 
     @task(retries=0)
-    def start_new_rules(previous_id: str, stopped: dict[str, Any]) -> str:
-        from fraudlake.job import deploy
+    def start_new_rules(previous_id: str, rules: dict[str, str], stopped: dict[str, Any]) -> str:
+        def run(jobs: Any, params: dict[str, Any]) -> str:
+            from fraudlake.job import deploy
 
-        params = _params()
-        jobs = _jobs()
-        previous = jobs.registry.run(previous_id)
-        job_id = _step(
-            lambda: deploy.start(
-                jobs, previous, params["rules_file"], stopped["savepoint"], params["requested_by"]
+            previous = jobs.registry.run(previous_id)
+            job_id = deploy.start(
+                jobs, previous, rules["rules_path"], stopped["savepoint"], params["requested_by"]
             )
-        )
-        print(f"new rules running as job {job_id}")
-        return str(job_id)
+            print(f"new rules running as job {job_id}")
+            return str(job_id)
+
+        return str(_step(run))
 
     @task(retries=0)
-    def health_gate(job_id: str, version: str, stopped: dict[str, Any]) -> str:
-        from fraudlake.job import deploy
+    def health_gate(job_id: str, rules: dict[str, str], stopped: dict[str, Any]) -> str:
+        def run(jobs: Any, params: dict[str, Any]) -> str:
+            from fraudlake.job import deploy
 
-        params = _params()
-        gate = _step(
-            lambda: deploy.health_gate(_jobs(), job_id, version, stopped["marks"], params["gate_timeout_s"])
-        )
-        print(gate.summary())
-        return str(gate.summary())
+            gate = deploy.health_gate(
+                jobs, job_id, rules["version"], stopped["marks"], params["gate_timeout_s"]
+            )
+            print(gate.summary())
+            return gate.summary()
+
+        return str(_step(run))
 
     @task(retries=0, trigger_rule="one_failed")
     def rollback() -> str | None:
-        from fraudlake.job import deploy
-
-        ti = get_current_context()["ti"]
-        previous_id = ti.xcom_pull(task_ids="check_compatible")
+        previous_id = get_current_context()["ti"].xcom_pull(task_ids="check_compatible")
         if not previous_id:
             print("the job was not touched: nothing to roll back")
             return None
-        jobs = _jobs()
-        done = _step(lambda: deploy.rollback(jobs, jobs.registry.run(previous_id), _params()["requested_by"]))
-        print(done or "the job still runs the previous rules: nothing to roll back")
+
+        def run(jobs: Any, params: dict[str, Any]) -> str | None:
+            from fraudlake.job import deploy
+
+            done = deploy.rollback(jobs, jobs.registry.run(previous_id), params["requested_by"])
+            print(done or "the job still runs the previous rules: nothing to roll back")
+            return done
+
+        done = _step(run)
         return str(done) if done else None
 
     @task(retries=0, trigger_rule="all_done")
     def record() -> None:
-        ti = get_current_context()["ti"]
-        params = _params()
-        errors = {step: ti.xcom_pull(task_ids=step, key="error") for step in (*STEPS, "rollback")}
-        failed = next(((step, error) for step, error in errors.items() if error), None)
-        gate = ti.xcom_pull(task_ids="health_gate")
-        rolled_back = ti.xcom_pull(task_ids="rollback")
-        stopped = ti.xcom_pull(task_ids="stop_with_savepoint") or {}
-        if gate and not failed:
-            result, detail = "deployed", gate
-        elif failed and failed[0] in ("validate_rules", "check_compatible"):
-            result, detail = "refused", f"{failed[0]}: {failed[1]}"
-        elif failed and failed[0] != "rollback" and rolled_back:
-            result, detail = "rolled_back", f"{failed[0]}: {failed[1]}\n{rolled_back}"
-        else:
-            why = f"{failed[0]}: {failed[1]}" if failed else "a step did not run (see the task logs)"
-            result, detail = "failed", why
-        from fraudlake.job.registry import Outcome
+        def run(jobs: Any, params: dict[str, Any]) -> tuple[str, str]:
+            from fraudlake.job import deploy
+            from fraudlake.job.registry import Outcome
 
-        jobs = _jobs()
-        job = jobs.find(params["job_name"])
-        version = ti.xcom_pull(task_ids="validate_rules")
-        outcome = Outcome(result, detail, version, stopped.get("savepoint"), job["jid"] if job else None)
-        jobs.registry.deployment_ended(params["job_name"], str(get_current_context()["run_id"]), outcome)
+            ti = get_current_context()["ti"]
+            errors = {step: ti.xcom_pull(task_ids=step, key="error") for step in (*STEPS, "rollback")}
+            result, detail = deploy.outcome(
+                errors, ti.xcom_pull(task_ids="health_gate"), ti.xcom_pull(task_ids="rollback")
+            )
+            rules = ti.xcom_pull(task_ids="validate_rules") or {}
+            stopped = ti.xcom_pull(task_ids="stop_with_savepoint") or {}
+            job = jobs.find(params["job_name"])
+            jobs.registry.deployment_ended(
+                params["job_name"],
+                str(get_current_context()["run_id"]),
+                Outcome(
+                    result,
+                    detail,
+                    rules.get("version"),
+                    stopped.get("savepoint"),
+                    job["jid"] if job else None,
+                ),
+            )
+            return result, detail
+
+        result, detail = _step(run)
         print(f"{result}: {detail}")
         if result != "deployed":
             raise RuntimeError(f"deploy {result}: {detail}")
 
-    version = validate_rules()
-    previous = check_compatible(version)
+    rules = validate_rules()
+    previous = check_compatible(rules)
     stopped = stop_with_savepoint(previous)
-    started = start_new_rules(previous, stopped)
-    gated = health_gate(started, version, stopped)
+    started = start_new_rules(previous, rules, stopped)
+    gated = health_gate(started, rules, stopped)
     undo = rollback()
     [previous, stopped, started, gated] >> undo
-    [version, previous, stopped, started, gated, undo] >> record()
+    [rules, previous, stopped, started, gated, undo] >> record()
 
 
 rules_deploy()

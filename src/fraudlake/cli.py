@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fraudlake.config import ConfigError, Settings
+from fraudlake.job.spec import JOB_NAME
 from fraudlake.platform import runner
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
@@ -87,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     job_status.add_argument("--json", action="store_true")
     job_history = job_sub.add_parser("history", help="the job's runs, savepoints and rules deployments")
     job_history.add_argument("--json", action="store_true")
-    job_history.add_argument("--name", default="fraudlake-scoring", help="the job (pipeline.name)")
+    job_history.add_argument("--name", default=JOB_NAME, help="the job (pipeline.name)")
     job_sub.add_parser("savepoint", help="take a savepoint now (kind periodic); the job keeps running")
     job_sql = job_sub.add_parser("sql", help="print the Flink SQL generated from the rules file")
     job_sql.add_argument("--rules", type=Path, help="rules YAML (default: FRAUDLAKE_JOB_RULES or v1)")
@@ -156,13 +157,15 @@ def _run(ctx: Context, args: argparse.Namespace) -> int:
 
         return run_forever(ctx)
     if args.command == "lakehouse" and args.action == "refresh":
-        return _trigger(ctx, "lakehouse_refresh", args.wait)
+        return _trigger(ctx, "lakehouse_refresh", args.wait)[0]
     if args.command == "rules":
         from fraudlake.job.command import deploy_conf, last_deployment
 
-        code = _trigger(ctx, "rules_deploy", args.wait, deploy_conf(ctx, args.file, args.gate_timeout))
+        code, run_id = _trigger(
+            ctx, "rules_deploy", args.wait, deploy_conf(ctx, args.file, args.gate_timeout)
+        )
         if args.wait:
-            print(last_deployment(ctx))
+            print(last_deployment(ctx, run_id))
         return code
     if args.command == "lakehouse":
         return _lakehouse_step(ctx, args.action)
@@ -284,20 +287,21 @@ def _lakehouse_step(ctx: Context, step: str) -> int:
     return 0
 
 
-def _trigger(ctx: Context, dag_id: str, wait: bool, conf: dict[str, Any] | None = None) -> int:
-    """A run of an Airflow DAG through its REST API; with `wait`, its outcome and failed tasks."""
+def _trigger(ctx: Context, dag_id: str, wait: bool, conf: dict[str, Any] | None = None) -> tuple[int, str]:
+    """A run of an Airflow DAG through its REST API; with `wait`, its outcome and failed tasks.
+    The exit code and the run's id."""
     from fraudlake.platform.airflow import Airflow
 
     airflow = Airflow(ctx)
     run_id = airflow.trigger(dag_id, conf)
     print(f"  triggered {dag_id} run {run_id}: {airflow.url}/dags/{dag_id}")
     if not wait:
-        return 0
+        return 0, run_id
     run = airflow.wait_for_run(dag_id, run_id)
     print(f"  {run.state} in {run.seconds:.0f}s")
     for task, excerpt in run.failures.items():
         print(f"  task {task} failed:\n    " + "\n    ".join(excerpt), file=sys.stderr)
-    return 0 if run.state == "success" else 1
+    return (0 if run.state == "success" else 1), run_id
 
 
 def _start_sink(ctx: Context) -> list[str]:

@@ -214,7 +214,7 @@ class Settings:
             ),
             savepoint_keep=reader.integer("FRAUDLAKE_SAVEPOINT_KEEP", low=1, high=1000),
             savepoint_max_age_hours=reader.integer("FRAUDLAKE_SAVEPOINT_MAX_AGE_HOURS", low=0, high=8760),
-            deploy_gate_timeout_s=reader.integer("FRAUDLAKE_DEPLOY_GATE_TIMEOUT_S", low=10, high=3600),
+            deploy_gate_timeout_s=reader.integer("FRAUDLAKE_DEPLOY_GATE_TIMEOUT_S", low=1, high=3600),
             demo_rate=reader.integer("FRAUDLAKE_DEMO_RATE", low=0, high=100_000),
             sink_group_id=reader.text("FRAUDLAKE_SINK_GROUP_ID"),
             sink_flush_rows=reader.integer("FRAUDLAKE_SINK_FLUSH_ROWS", low=1, high=10_000_000),

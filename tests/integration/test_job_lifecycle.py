@@ -156,9 +156,21 @@ def test_rules_deploy_rollback_and_savepoints_under_traffic_lose_and_double_noth
         untouched = job.jobs.find(name)
         assert untouched is not None and untouched["jid"] == live["jid"]
 
-        # a gate nobody can pass in 1 s (two checkpoints): the deploy must roll back
-        rolled = _deploy(airflow, job, _rules(tmp_path, "v4-impatient", VELOCITY=50), gate_timeout_s=1)
-        assert rolled.state == "failed" and "health_gate" in rolled.failures, rolled.failures
+        # the new rules' job loses its TaskManager as soon as it is submitted: it cannot pass the
+        # gate without a restart, and the deploy must roll back to v2-deploy
+        conf = {"rules_file": str(_rules(tmp_path, "v4-crashed", VELOCITY=50)), "job_name": name,
+                "gate_timeout_s": 120, "requested_by": "test"}  # fmt: skip
+        run_id = airflow.trigger("rules_deploy", conf)
+        deadline = time.monotonic() + 300
+        while registry.runs(name)[0].rules_version != "v4-crashed":
+            assert time.monotonic() < deadline, "the new rules were never submitted"
+            time.sleep(0.2)
+        _kill(job.jobs.flink, "flink-taskmanager")
+        restarted = fraudlake("up", "--no-demo")
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+        rolled = airflow.wait_for_run("rules_deploy", run_id, timeout=600)
+        assert rolled.state == "failed", rolled.failures
+        assert {"start_new_rules", "health_gate"} & set(rolled.failures), rolled.failures
         record = registry.deployments(name)[0]
         assert record.result == "rolled_back", record.detail
         assert "rolled back to rules v2-deploy" in record.detail

@@ -128,5 +128,8 @@ def test_down_leaves_no_process_and_keeps_data(ctx: Context) -> None:
     again = fraudlake("up", "--no-demo")
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.count("(started)") == 6
-    assert "start scoring job ... " in again.stdout and f"(resumed from {savepoint[1]})" in again.stdout
+    assert (
+        "start scoring job ... " in again.stdout
+        and f"(resumed from stop savepoint {savepoint[1]} " in again.stdout
+    )
     assert bronze_sink.daemon(ctx).running() is not None

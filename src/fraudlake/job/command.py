@@ -100,11 +100,11 @@ def _history(jobs: Jobs, name: str, as_json: bool) -> int:
     return 0
 
 
-def last_deployment(ctx: Context) -> str:
-    """The newest deployment of the scoring job as `rules deploy --wait` reports it."""
-    latest = next(iter(Jobs(ctx).registry.deployments(JOB_NAME)), None)
+def last_deployment(ctx: Context, run_id: str) -> str:
+    """The deployment of that rules_deploy run, as `rules deploy --wait` reports it."""
+    latest = next((d for d in Jobs(ctx).registry.deployments(JOB_NAME) if d.run_id == run_id), None)
     if latest is None:
-        return "  no deployment recorded"
+        return f"  no deployment recorded for run {run_id}"
     after = latest.rules_after or latest.rules_file
     return (
         f"  {latest.result}: rules {latest.rules_before or '-'} -> {after}\n    "
@@ -149,6 +149,7 @@ def start_with_platform(ctx: Context, out: TextIO, demo_traffic: bool) -> list[s
     with progress.step("start scoring job") as notes:
         running = jobs.find(JOB_NAME)
         if running:
+            jobs.run_of(running)  # a job started before the registry is adopted: its crash then resumes
             notes.append(f"already {running['state']}")
         else:
             notes.append(_origin(jobs.start(JobSpec.from_settings(ctx.settings))))

@@ -28,10 +28,10 @@ from typing import Any
 from fraudlake.config import PROJECT_ROOT
 from fraudlake.job import prior
 from fraudlake.job.registry import JobRun, Registry, Savepoint, rules_sha256
-from fraudlake.job.resume import ResumePoint, from_savepoint, resume_point
+from fraudlake.job.resume import ResumePoint, resume_point
 from fraudlake.job.spec import PASSWORD_ENV, JobSpec
 from fraudlake.job.sql import PLAN_VERSION
-from fraudlake.job.storage import StateStorage
+from fraudlake.job.storage import StateStorage, same_location
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.flink import Flink
@@ -77,6 +77,13 @@ class Jobs:
         s3 = ctx.settings.flink_state_storage == "s3"
         self.storage = StateStorage(Minio(ctx).client() if s3 else None)
 
+    @classmethod
+    def from_env(cls) -> Jobs:
+        """For the DAGs: the platform as the environment (FRAUDLAKE_HOME ...) describes it."""
+        from fraudlake.config import Settings
+
+        return cls(Context(Settings.from_env()))
+
     def find(self, name: str) -> dict[str, Any] | None:
         """The active job of that name, as /jobs/overview lists it."""
         for job in self.flink.rest("/jobs/overview")["jobs"]:
@@ -85,7 +92,24 @@ class Jobs:
         return None
 
     def resume_point(self, name: str) -> ResumePoint | None:
-        return resume_point(self.registry, self.storage, self.flink.checkpoint_dir, name)
+        point = resume_point(
+            self.registry, self.storage, self.flink.checkpoint_dir, self.flink.savepoint_dir, name
+        )
+        return point or self._legacy_savepoint(name)
+
+    def _legacy_savepoint(self, name: str) -> ResumePoint | None:
+        """The last `job stop --savepoint` of a version before the registry, kept in a state file;
+        only while the registry knows no run of the job (an upgrade must not drop that state)."""
+        legacy = self.ctx.data("jobs") / f"{name}.json"
+        if not legacy.exists() or self.registry.runs(name):
+            return None
+        state = json.loads(legacy.read_text())
+        if not state.get("last_savepoint"):
+            return None
+        return ResumePoint(
+            state["last_savepoint"], "stop savepoint (recorded before the registry)", "?",
+            state.get("savepoint_plan", 1), "?", None,
+        )  # fmt: skip
 
     def start(
         self, spec: JobSpec, savepoint: str | None = None, fresh: bool = False, started_by: str = ""
@@ -110,7 +134,7 @@ class Jobs:
                 "(customer history then comes from Bronze, complete up to the job's offsets)",
             )
         history = None if resume else self.prior_history(spec)
-        spec = replace(spec, rules_path=str(self._keep_rules(Path(spec.rules_path), rules.version)))
+        spec = replace(spec, rules_path=str(self.keep_rules(Path(spec.rules_path), rules.version)))
         job_id = self._submit(spec, resume.location if resume else None)
         self.registry.record_run(
             JobRun(
@@ -131,11 +155,18 @@ class Jobs:
     def _explicit(self, name: str, location: str) -> ResumePoint:
         """A savepoint named by the operator; its plan as the registry knows it (else this one's)."""
         for known in self.registry.savepoints(name):
-            if known.path == location:
-                return from_savepoint(known)
+            if known.path and same_location(known.path, location):
+                return ResumePoint(
+                    location,
+                    f"{known.kind} savepoint",
+                    known.job_id,
+                    known.plan_version,
+                    known.rules_version,
+                    None,
+                )
         return ResumePoint(location, "savepoint", "?", PLAN_VERSION, "?", None)
 
-    def _keep_rules(self, path: Path, version: str) -> Path:
+    def keep_rules(self, path: Path, version: str) -> Path:
         """The rules file under its hash in the state folder: what the job (and a rollback) reads."""
         kept = self.ctx.data("jobs") / "rules" / f"{version}-{rules_sha256(path)[:16]}.yaml"
         if not kept.exists():
@@ -237,7 +268,7 @@ class Jobs:
             self.flink.rest(f"/jobs/{job_id}", method="PATCH")
             self.wait(job_id, {"CANCELED"})
             return None
-        location = self._savepoint(self.run_of(job), kind, stop=True)
+        _, location = self._savepoint(self.run_of(job), kind, stop=True)
         self.wait(job_id, {"FINISHED"})
         return location
 
@@ -246,12 +277,13 @@ class Jobs:
         job = self.find(name)
         if job is None or job["state"] != "RUNNING":
             raise JobError(f"no running job named {name}", fix="see `fraudlake job status`")
-        run = self.run_of(job)
-        self._savepoint(run, kind, stop=False)
-        return self.registry.savepoints(name)[0]
+        record, _ = self._savepoint(self.run_of(job), kind, stop=False)
+        return next(s for s in self.registry.savepoints(name) if s.id == record)
 
-    def _savepoint(self, run: JobRun, kind: str, stop: bool) -> str:
-        """Trigger (stop-with-)savepoint, wait for it and record it with its size; failed ones too."""
+    def _savepoint(self, run: JobRun, kind: str, stop: bool) -> tuple[int, str]:
+        """Trigger (stop-with-)savepoint, wait for it and record it with its size; failed ones too.
+        Its id in the registry and its location. (A savepoint that completes after we gave up is
+        still found by the resume rule, which reads storage.)"""
         record = self.registry.savepoint_started(run, kind)
         target = self.flink.savepoint_dir
         try:
@@ -267,8 +299,12 @@ class Jobs:
         except BaseException as exc:
             self.registry.savepoint_ended(record, None, None, error=_error_text(exc))
             raise
-        self.registry.savepoint_ended(record, location, self.storage.size(location))
-        return location
+        try:
+            size: int | None = self.storage.size(location)
+        except Exception:  # the size is information; the savepoint is what counts
+            size = None
+        self.registry.savepoint_ended(record, location, size)
+        return record, location
 
     def _await_savepoint(self, run: JobRun, request_id: str) -> str:
         deadline = time.monotonic() + SAVEPOINT_TIMEOUT_S

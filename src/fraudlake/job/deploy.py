@@ -6,7 +6,8 @@ The rules_deploy DAG runs one task per step (`fraudlake rules deploy FILE` trigg
 2. check it against the running job: same plan version (its state must restore), the same set
    of rule ids (the columns the rules read are in the rows the windows keep) and the same
    velocity depth (the job keeps the last N-1 payment times per customer; another N is another
-   state shape), and not the rules it already runs;
+   state shape), and a rules version other than the one it runs (the gate tells the new rules'
+   decisions by it);
 3. stop the job with a pre-deploy savepoint; start the new rules from it;
 4. health gate: every task RUNNING, checkpoints completing, decisions with the new rules version
    on payment-scores (read_committed), no restart, within a timeout;
@@ -70,9 +71,13 @@ def check(jobs: Jobs, job_name: str, rules_file: str, rules: RuleSet) -> JobRun:
             f"{why}. Way out: deploy by hand, rebuilding the customers' history from Bronze: fraudlake "
             f"job stop --savepoint; fraudlake lake load; fraudlake job start --fresh --rules {rules_file}"
         )
-    if run.rules_sha256 == rules_sha256(Path(rules_file)):
+    if run.rules_version == rules.version:
+        same = (
+            "this rules file" if run.rules_sha256 == rules_sha256(Path(rules_file)) else "another file of it"
+        )
         raise DeployRefused(
-            f"{job_name} already runs this rules file (rules {run.rules_version}): nothing to deploy"
+            f"{job_name} already runs rules {rules.version} ({same}): give the new rules a version of their "
+            "own, so that every decision names the rules that made it"
         )
     return run
 
@@ -236,8 +241,29 @@ def rollback(jobs: Jobs, previous: JobRun, requested_by: str) -> str | None:
             return None
         try:
             jobs.stop(previous.job_name, savepoint=True)
-        except JobError:
-            jobs.stop(previous.job_name, savepoint=False)  # its last checkpoint is retained
+        except (JobError, OSError):
+            if jobs.find(previous.job_name):  # a failing job takes no savepoint: cancel it
+                jobs.stop(previous.job_name, savepoint=False)  # its last checkpoint is retained
     started = jobs.start(JobSpec(**previous.spec), started_by=requested_by)
     origin = started.resumed_from.describe() if started.resumed_from else "a fresh start"
     return f"rolled back to rules {previous.rules_version}: job {started.job_id} resumed from {origin}"
+
+
+VALIDATION_STEPS = ("validate_rules", "check_compatible")
+
+
+def outcome(errors: dict[str, str | None], gate: str | None, rolled_back: str | None) -> tuple[str, str]:
+    """How a deploy ended, from what its steps left: (result, detail). `errors` maps the steps in
+    order, the rollback last, to their error (None: none)."""
+    failed = next(((step, error) for step, error in errors.items() if error and step != "rollback"), None)
+    rollback_error = errors.get("rollback")
+    if gate and not failed and not rollback_error:
+        return "deployed", gate
+    if failed and failed[0] in VALIDATION_STEPS:
+        return "refused", f"{failed[0]}: {failed[1]}"
+    why = f"{failed[0]}: {failed[1]}" if failed else "a step did not run (see the task logs)"
+    if rollback_error:
+        return "failed", f"{why}\nthe rollback failed too, the job may be down: {rollback_error}"
+    if rolled_back:
+        return "rolled_back", f"{why}\n{rolled_back}"
+    return "failed", why

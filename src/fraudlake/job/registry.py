@@ -217,19 +217,23 @@ class Registry:
         )
 
     def deployment_ended(self, job_name: str, run_id: str, outcome: Outcome) -> None:
+        """The outcome; an upsert, so a deploy that failed before it was recorded is recorded too."""
         self._execute(
             sql.SQL(
-                "update {} set result = %s, detail = %s, rules_after = %s, savepoint = %s, job_after = %s, "
-                "ended_at = now() where run_id = %s and job_name = %s"
+                "insert into {} (job_name, run_id, rules_file, rules_sha256, result, detail, rules_after, "
+                "savepoint, job_after, ended_at) values (%s, %s, '', '', %s, %s, %s, %s, %s, now()) "
+                "on conflict (run_id, job_name) do update set result = excluded.result, "
+                "detail = excluded.detail, rules_after = excluded.rules_after, "
+                "savepoint = excluded.savepoint, job_after = excluded.job_after, ended_at = excluded.ended_at"
             ).format(_table(DEPLOYMENTS_TABLE)),
             [
+                job_name,
+                run_id,
                 outcome.result,
                 outcome.detail[:2000],
                 outcome.rules_after,
                 outcome.savepoint,
                 outcome.job_after,
-                run_id,
-                job_name,
             ],
         )
 

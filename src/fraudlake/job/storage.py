@@ -1,8 +1,10 @@
 """The job's checkpoints and savepoints where Flink wrote them: MinIO (`s3://`) or local disk (`file://`).
 
-Flink lays a retained checkpoint out as `<checkpoint dir>/<job id>/chk-<n>/_metadata`, written
-last, so a `_metadata` object marks a completed checkpoint even after the JobManager that wrote it
-is gone (it forgets its jobs when it dies: there is no HA store on this single-node cluster).
+Flink lays a retained checkpoint out as `<checkpoint dir>/<job id>/chk-<n>/_metadata` and a
+savepoint as `<savepoint dir>/savepoint-<job id[:6]>-<random>/_metadata`, the `_metadata` written
+last: it marks a completed one even after the JobManager that wrote it is gone (it forgets its
+jobs when it dies: there is no HA store on this single-node cluster), and even when whoever
+triggered a savepoint died before recording it. Its modified time dates both kinds on one clock.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 CHECKPOINT = re.compile(r"chk-(\d+)/_metadata$")
+SAVEPOINT = re.compile(r"/savepoint-([0-9a-f]{6})-[0-9a-f]+/_metadata$")
+"""Flink names a savepoint's folder by the first 6 hex digits of its job id."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,17 @@ class StateStorage:
                 location = name.removesuffix("/_metadata")
                 found.append((int(match.group(1)), Stored(location, modified)))
         return max(found, key=lambda pair: pair[0])[1] if found else None
+
+    def savepoints(self, savepoint_dir: str, job_ids: set[str]) -> list[tuple[str, Stored]]:
+        """(job id, savepoint) of every completed savepoint of these jobs found under the folder,
+        whether or not anyone recorded it."""
+        by_prefix = {job_id[:6]: job_id for job_id in sorted(job_ids)}
+        found = []
+        for name, modified in self._list(savepoint_dir):
+            match = SAVEPOINT.search(name)
+            if match and match.group(1) in by_prefix:
+                found.append((by_prefix[match.group(1)], Stored(name.removesuffix("/_metadata"), modified)))
+        return found
 
     def size(self, location: str) -> int:
         return sum(size for _, size in self._sizes(location))
@@ -89,6 +104,11 @@ class StateStorage:
             (o.object_name, o.size)
             for o in self.client.list_objects(bucket, prefix=f"{key}/", recursive=True)
         ]
+
+
+def same_location(a: str, b: str) -> bool:
+    """Flink writes file:/x where a listing says file:///x."""
+    return _split(a) == _split(b)
 
 
 def _split(location: str) -> tuple[str, str, str]:
