@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg import Connection, sql
 from psycopg.rows import dict_row
@@ -21,6 +21,7 @@ from psycopg.types.json import Jsonb
 
 from fraudlake.ops import DEPLOYMENTS_TABLE, JOB_RUNS_TABLE, SAVEPOINTS_TABLE
 
+Row = TypeVar("Row")
 Connect = Callable[[], AbstractContextManager[Connection[Any]]]
 SAVEPOINT_KINDS = ("periodic", "stop", "pre-deploy")
 
@@ -113,6 +114,20 @@ class Registry:
         with self.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
             return list(cur.execute(query, params).fetchall())
 
+    def _select(self, kind: type[Row], table: str, column: str, value: str, order: str) -> list[Row]:
+        """Rows of `table` whose `column` is `value`, as `kind` (a dataclass of its columns), by
+        `order` (columns, each optionally `desc`)."""
+        keys = [
+            sql.SQL("{} desc").format(sql.Identifier(key.split()[0]))
+            if key.endswith(" desc")
+            else sql.Identifier(key)
+            for key in (part.strip() for part in order.split(","))
+        ]
+        query = sql.SQL("select {} from {} where {} = %s order by {}").format(
+            _columns(kind), _table(table), sql.Identifier(column), sql.SQL(", ").join(keys)
+        )
+        return [kind(**row) for row in self._rows(query, [value])]
+
     def _execute(self, query: sql.Composed, params: list[Any]) -> Any:
         """Run one statement and commit; the first column of its first row, if it returns rows."""
         with self.connect() as conn:
@@ -137,20 +152,10 @@ class Registry:
 
     def runs(self, job_name: str) -> list[JobRun]:
         """Newest first."""
-        rows = self._rows(
-            sql.SQL("select {} from {} where job_name = %s order by started_at desc").format(
-                _columns(JobRun), _table(JOB_RUNS_TABLE)
-            ),
-            [job_name],
-        )
-        return [JobRun(**row) for row in rows]
+        return self._select(JobRun, JOB_RUNS_TABLE, "job_name", job_name, "started_at desc")
 
     def run(self, job_id: str) -> JobRun | None:
-        rows = self._rows(
-            sql.SQL("select {} from {} where job_id = %s").format(_columns(JobRun), _table(JOB_RUNS_TABLE)),
-            [job_id],
-        )
-        return JobRun(**rows[0]) if rows else None
+        return next(iter(self._select(JobRun, JOB_RUNS_TABLE, "job_id", job_id, "started_at")), None)
 
     # savepoints
 
@@ -179,13 +184,7 @@ class Registry:
 
     def savepoints(self, job_name: str) -> list[Savepoint]:
         """Newest first."""
-        rows = self._rows(
-            sql.SQL("select {} from {} where job_name = %s order by triggered_at desc, id desc").format(
-                _columns(Savepoint), _table(SAVEPOINTS_TABLE)
-            ),
-            [job_name],
-        )
-        return [Savepoint(**row) for row in rows]
+        return self._select(Savepoint, SAVEPOINTS_TABLE, "job_name", job_name, "triggered_at desc, id desc")
 
     def forget_savepoint(self, savepoint_id: int) -> None:
         """Drop a row whose data is already deleted (prune: data first, then the row)."""
@@ -239,10 +238,4 @@ class Registry:
 
     def deployments(self, job_name: str) -> list[Deployment]:
         """Newest first."""
-        rows = self._rows(
-            sql.SQL("select {} from {} where job_name = %s order by started_at desc, id desc").format(
-                _columns(Deployment), _table(DEPLOYMENTS_TABLE)
-            ),
-            [job_name],
-        )
-        return [Deployment(**row) for row in rows]
+        return self._select(Deployment, DEPLOYMENTS_TABLE, "job_name", job_name, "started_at desc, id desc")
