@@ -6,7 +6,9 @@ the same code as `fraudlake job start`.
 
 from __future__ import annotations
 
+import io
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 from decimal import Decimal
@@ -306,9 +308,9 @@ def test_parity_with_batch_scorer_on_10k_simulated_payments(
 
 def test_a_savepoint_of_an_older_plan_is_refused_with_the_way_out(job: ScoringJob) -> None:
     name = job.spec.name
-    registry = job.jobs.registry
+    registry, storage = job.jobs.registry, job.jobs.storage
     old = JobRun(
-        job_id=f"old-{job.suffix}",
+        job_id=uuid.uuid4().hex,
         job_name=name,
         plan_version=1,
         rules_version="v1",
@@ -319,11 +321,20 @@ def test_a_savepoint_of_an_older_plan_is_refused_with_the_way_out(job: ScoringJo
         started_by="test",
     )
     registry.record_run(old)
-    registry.savepoint_ended(registry.savepoint_started(old, "stop"), "file:///savepoints/savepoint-1", 1)
+    # what that run's `job stop --savepoint` left in storage, and its row
+    location = f"{job.jobs.flink.savepoint_dir}/savepoint-{old.job_id[:6]}-{uuid.uuid4().hex[:12]}"
+    if storage.client is not None:
+        bucket, key = location.removeprefix("s3://").split("/", 1)
+        storage.client.put_object(bucket, f"{key}/_metadata", io.BytesIO(b"meta"), 4)
+    else:
+        folder = Path(location.removeprefix("file://"))
+        folder.mkdir(parents=True)
+        (folder / "_metadata").write_bytes(b"meta")
+    registry.savepoint_ended(registry.savepoint_started(old, "stop"), location, 4)
     with pytest.raises(JobError) as refused:
         job.jobs.start(job.spec)  # resumes the newest point, as `up` does
     assert f"written by job plan 1; this version runs plan {PLAN_VERSION}" in refused.value.cause
-    assert "stop savepoint file:///savepoints/savepoint-1" in refused.value.cause
+    assert f"stop savepoint {location}" in refused.value.cause
     assert "fraudlake job start --fresh" in refused.value.fix
     assert job.jobs.find(name) is None
     started = job.start()  # --fresh: the old savepoint is history now, and `up` must not resume it

@@ -214,7 +214,9 @@ class Jobs:
             state = job["state"]
             if state in wanted and (not tasks or all(v["status"] in wanted for v in job["vertices"])):
                 return str(state)
-            if state in {"FAILED", "CANCELED", "FINISHED", "RESTARTING"}:
+            # a job that restarts will not reach RUNNING cleanly; one being cancelled passes through it
+            hopeless = {"FAILED", "CANCELED", "FINISHED"} | ({"RESTARTING"} if "RUNNING" in wanted else set())
+            if state in hopeless - wanted:
                 break
             time.sleep(0.5)
         raise JobError(
