@@ -62,7 +62,12 @@ def _step(action: Callable[[Any, dict[str, Any]], Any]) -> Any:
     tags=["fraudlake", "flink"],
     doc_md=__doc__,
     params={
-        "rules_file": Param("", type="string", minLength=1, description="Path of the rules YAML to put live"),
+        "rules_file": Param(
+            "",
+            type="string",
+            minLength=1,
+            description="Path of the rules YAML to put live, on the Airflow host",
+        ),
         "job_name": Param(JOB_NAME, type="string", description="The scoring job (pipeline.name)"),
         "gate_timeout_s": Param(
             Settings.from_env().deploy_gate_timeout_s,
@@ -70,7 +75,9 @@ def _step(action: Callable[[Any, dict[str, Any]], Any]) -> Any:
             minimum=1,
             description="Seconds the new rules have to prove healthy before the deploy rolls back",
         ),
-        "requested_by": Param("", type="string", description="Who asks (default: the triggering user)"),
+        "requested_by": Param(
+            None, type=["null", "string"], description="Who asks (empty: the triggering user)"
+        ),
     },
 )
 def rules_deploy() -> None:
