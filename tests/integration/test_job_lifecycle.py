@@ -156,8 +156,9 @@ def test_rules_deploy_rollback_and_savepoints_under_traffic_lose_and_double_noth
         untouched = job.jobs.find(name)
         assert untouched is not None and untouched["jid"] == live["jid"]
 
-        # the new rules' job loses its TaskManager as soon as it is submitted: it cannot pass the
-        # gate without a restart, and the deploy must roll back to v2-deploy
+        # the new rules' job loses its TaskManager as soon as its tasks run (before that, a new
+        # TaskManager would just take them): it cannot pass the gate (2 checkpoints, 2 s apart)
+        # without a restart, and the deploy must roll back to v2-deploy
         conf = {"rules_file": str(_rules(tmp_path, "v4-crashed", VELOCITY=50)), "job_name": name,
                 "gate_timeout_s": 120, "requested_by": "test"}  # fmt: skip
         run_id = airflow.trigger("rules_deploy", conf)
@@ -165,6 +166,8 @@ def test_rules_deploy_rollback_and_savepoints_under_traffic_lose_and_double_noth
         while registry.runs(name)[0].rules_version != "v4-crashed":
             assert time.monotonic() < deadline, "the new rules were never submitted"
             time.sleep(0.2)
+        crashing = registry.runs(name)[0].job_id
+        _running(job.jobs, crashing)
         _kill(job.jobs.flink, "flink-taskmanager")
         restarted = fraudlake("up", "--no-demo")
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr
