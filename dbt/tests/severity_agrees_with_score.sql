@@ -1,6 +1,16 @@
--- Severity bands of rules v1 (LOW < 60 <= MEDIUM < 80 <= HIGH): a decision that disagrees is a bug
--- upstream, and must not reach Gold.
-select payment_id, score, severity
-from {{ ref('payment_facts') }}
-where severity is not null
-  and severity <> case when score >= 80 then 'HIGH' when score >= 60 then 'MEDIUM' else 'LOW' end
+-- Each decision's severity must be its rules version's band for its score (LOW < medium_from <=
+-- MEDIUM < high_from <= HIGH), within that version's score cap, and the version must be one the
+-- platform recorded: a decision that disagrees is a bug upstream, and must not reach Gold.
+select f.payment_id, f.rules_version, f.score, f.severity
+from {{ ref('payment_facts') }} as f
+left join {{ ref('stg_ops__rules_versions') }} as v on v.rules_version = f.rules_version
+where f.severity is not null
+  and (
+      v.rules_version is null
+      or f.score > v.score_cap
+      or f.severity <> case
+          when f.score >= v.high_from then 'HIGH'
+          when f.score >= v.medium_from then 'MEDIUM'
+          else 'LOW'
+      end
+  )

@@ -12,6 +12,10 @@ without state. The job looks each customer up in `customer_history_by_customer` 
 every submission with its plan and rules, every savepoint with its kind and state, every rules
 deployment with its outcome. Where a job resumes from is decided from them (job/resume.py).
 
+`rules_versions` holds the bands, threshold and rule ids of every rules version that scores
+(the packaged default on every `up`, each job's rules when it starts): dbt checks each decision's
+severity against its own version's bands, so a version with other bands passes Gold's gate.
+
 `lakehouse_steps` records each step of each lakehouse_refresh run as the step runs (written by the
 step itself, lake/refresh.py `recorded`): Gold's `lakehouse_runs` and the Operations dashboard read it.
 """
@@ -21,6 +25,8 @@ from __future__ import annotations
 from psycopg import sql
 
 from fraudlake.contract import CUSTOMER_PROFILE, CustomerProfile
+from fraudlake.rules import ruleset
+from fraudlake.rules.ruleset import RuleSet
 
 PROFILES_MS_VIEW = f"{CustomerProfile.TABLE}_ms"
 HISTORY_TABLE = "ops.customer_history"
@@ -134,6 +140,35 @@ def registry_ddl() -> list[sql.Composed]:
     ]
 
 
+RULES_VERSIONS_TABLE = "ops.rules_versions"
+
+
+def rules_versions_ddl() -> sql.Composed:
+    return sql.SQL(
+        "create table if not exists {} (rules_version text primary key, score_cap int not null, "
+        "alert_threshold int not null, medium_from int not null, high_from int not null, "
+        "rule_ids text[] not null, recorded_at timestamptz not null default now())"
+    ).format(_identifier(RULES_VERSIONS_TABLE))
+
+
+def record_rules_version(rules: RuleSet) -> sql.Composed:
+    """Upsert `rules`' row: a version's latest definition is the one that scores."""
+    values = [
+        rules.version,
+        rules.score_cap,
+        rules.alert_threshold,
+        rules.medium_from,
+        rules.high_from,
+        list(rules.rules),
+    ]
+    return sql.SQL(
+        "insert into {} (rules_version, score_cap, alert_threshold, medium_from, high_from, rule_ids) "
+        "values ({}) on conflict (rules_version) do update set score_cap = excluded.score_cap, "
+        "alert_threshold = excluded.alert_threshold, medium_from = excluded.medium_from, "
+        "high_from = excluded.high_from, rule_ids = excluded.rule_ids, recorded_at = now()"
+    ).format(_identifier(RULES_VERSIONS_TABLE), sql.SQL(", ").join(map(sql.Literal, values)))
+
+
 def statements() -> list[sql.Composed]:
     """Idempotent DDL of the ops schema's objects, run by the owning role on every `up`."""
     return [
@@ -144,4 +179,6 @@ def statements() -> list[sql.Composed]:
         history_view_ddl(),
         steps_table_ddl(),
         *registry_ddl(),
+        rules_versions_ddl(),
+        record_rules_version(ruleset.load()),
     ]

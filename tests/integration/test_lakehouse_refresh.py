@@ -9,6 +9,7 @@ import json
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from psycopg import sql
 
+from fraudlake import ops
 from fraudlake.contract import (
     ALERT,
     CHARGEBACK,
@@ -34,6 +36,8 @@ from fraudlake.lake import bronze
 from fraudlake.platform.airflow import DAGS, Airflow
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
+from fraudlake.platform.postgres import APP_ROLE, Postgres
+from fraudlake.rules import ruleset
 from fraudlake.topics import CHARGEBACKS, FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS
 from fraudlake.topics import GROUND_TRUTH as GROUND_TRUTH_TOPIC
 from tests.factories import payment
@@ -51,8 +55,23 @@ def landed(ctx: Context) -> Iterator[Landed]:
     made.drop(*(prefix + s for s in ("staging", "silver", "gold")))
 
 
+RULES = ruleset.load()
+
+
 def _severity(score: int) -> str:
-    return "HIGH" if score >= 80 else "MEDIUM" if score >= 60 else "LOW"
+    return RULES.severity(score)
+
+
+@pytest.fixture
+def other_bands(ctx: Context) -> Iterator[ruleset.RuleSet]:
+    """A rules version with other bands (MEDIUM from 20), recorded as a starting job records it."""
+    rules = replace(RULES, version=f"t-bands-{time.time_ns()}", medium_from=20, high_from=50)
+    with Postgres(ctx).connect(APP_ROLE) as conn:
+        conn.execute(ops.record_rules_version(rules))
+        conn.commit()
+        yield rules
+        conn.execute("delete from ops.rules_versions where rules_version = %s", [rules.version])
+        conn.commit()
 
 
 def _manifest_rows(landed: Landed) -> int:
@@ -61,7 +80,7 @@ def _manifest_rows(landed: Landed) -> int:
 
 
 def test_gold_kpis_equal_an_independent_computation_and_a_bad_batch_never_reaches_gold(
-    ctx: Context, landed: Landed
+    ctx: Context, landed: Landed, other_bands: ruleset.RuleSet
 ) -> None:
     hour = (int(time.time() * 1000) - 5 * HOUR) // HOUR * HOUR
     payments = [
@@ -85,6 +104,9 @@ def test_gold_kpis_equal_an_independent_computation_and_a_bad_batch_never_reache
         for p in payments
         if p.payment_id in scores
     ]
+    # scored 20 by a version whose bands make that MEDIUM: checked against its own bands, it passes
+    decisions[3] = replace(decisions[3], severity=other_bands.severity(20), rules_version=other_bands.version)
+    assert decisions[3].severity == "MEDIUM" and not decisions[3].is_alert
     alerts = [
         Alert(
             *(getattr(d, f) for f in DECISION.names),

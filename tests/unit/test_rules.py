@@ -210,6 +210,13 @@ def _broken(change: Any) -> dict[str, Any]:
             "rules.alert.always: 'NOPE' is not a rule of this file",
         ),
         (lambda d: d["severity"].update(high=10), "rules.severity.high: expected 60..100, got 10"),
+        (
+            lambda d: d["rules"]["MOBILE_DEVICE"].update(device_types=[]),
+            "rules.rules.MOBILE_DEVICE.device_types: expected at least one entry",
+        ),
+        (lambda d: d.update(severty={}), "rules.severty: unknown field"),
+        (lambda d: d["alert"].update(threshold=True), "rules.alert.threshold: expected an integer, got True"),
+        (lambda d: d.update(rules=[]), "rules.rules: expected a mapping"),
     ],
 )
 def test_bad_rules_file_names_the_field(change: Any, message: str) -> None:

@@ -19,7 +19,8 @@ from psycopg import Connection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from fraudlake.ops import DEPLOYMENTS_TABLE, JOB_RUNS_TABLE, SAVEPOINTS_TABLE
+from fraudlake.ops import DEPLOYMENTS_TABLE, JOB_RUNS_TABLE, SAVEPOINTS_TABLE, record_rules_version
+from fraudlake.rules.ruleset import RuleSet
 
 Row = TypeVar("Row")
 Connect = Callable[[], AbstractContextManager[Connection[Any]]]
@@ -149,6 +150,10 @@ class Registry:
             ),
             values,
         )
+
+    def record_rules(self, rules: RuleSet) -> None:
+        """The rules' version, bands and rule ids, which dbt checks decisions against."""
+        self._execute(record_rules_version(rules), [])
 
     def runs(self, job_name: str) -> list[JobRun]:
         """Newest first."""

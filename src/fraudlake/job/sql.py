@@ -27,6 +27,7 @@ from fraudlake.contract import ALERT, DEAD_LETTER, DECISION, PAYMENT, SCHEMA_VER
 from fraudlake.job.parse import PARSED_FIELDS
 from fraudlake.job.spec import JobSpec
 from fraudlake.rules import sql as rules_sql
+from fraudlake.rules.definition import literal
 from fraudlake.rules.history import velocity_count
 from fraudlake.rules.ruleset import RuleSet
 from fraudlake.topics import TRANSACTION_MAX_TIMEOUT_MS
@@ -56,7 +57,7 @@ def parsed_type() -> str:
 
 
 def _options(options: dict[str, str]) -> str:
-    return ",\n  ".join(f"{rules_sql.literal(k)} = {rules_sql.literal(v)}" for k, v in options.items())
+    return ",\n  ".join(f"{literal(k)} = {literal(v)}" for k, v in options.items())
 
 
 def _kafka_sink(
@@ -96,7 +97,7 @@ class JobSql:
 
     def script(self) -> str:
         """All statements, for reading and for `fraudlake job sql`."""
-        sets = [f"SET {rules_sql.literal(k)} = {rules_sql.literal(v)};" for k, v in self.config.items()]
+        sets = [f"SET {literal(k)} = {literal(v)};" for k, v in self.config.items()]
         return "\n\n".join([*sets, *(s + ";" for s in self.tables + self.views + self.inserts)]) + "\n"
 
 
@@ -237,7 +238,7 @@ SELECT v.*, c.`customer_id` AS profile_customer_id, c.`country` AS profile_count
 FROM payments_valid AS v
 LEFT JOIN customer_profiles FOR SYSTEM_TIME AS OF v.`proctime` AS c ON v.`customer_id` = c.`customer_id`
 LEFT JOIN customer_history FOR SYSTEM_TIME AS OF v.`proctime` AS h
-  ON h.`job_name` = {rules_sql.literal(spec.name)} AND h.`customer_id` = v.`customer_id`""",
+  ON h.`job_name` = {literal(spec.name)} AND h.`customer_id` = v.`customer_id`""",
         """CREATE TEMPORARY VIEW customer_totals AS
 SELECT *,
   COUNT(*) OVER w - 1 + history_payments AS prior_payments,
@@ -289,7 +290,7 @@ SELECT CAST(customer_id AS BYTES) AS `kafka_key`, payment_id, customer_id,
   {columns["severity"]} AS severity,
   {columns["is_alert"]} AS is_alert,
   {columns["reasons"]} AS reasons,
-  CAST({rules_sql.literal(rules.version)} AS STRING) AS rules_version,
+  CAST({literal(rules.version)} AS STRING) AS rules_version,
   event_time,
   UNIX_TIMESTAMP(DATE_FORMAT(scored_ts, 'yyyy-MM-dd HH:mm:ss')) * 1000
     + EXTRACT(MILLISECOND FROM scored_ts) AS scored_at,

@@ -35,6 +35,7 @@ FLINK_VENV_REQUIREMENTS = (
     f"apache-flink=={FLINK_VERSION}",
     # what fraudlake's contract and rules import, for jobs and Python UDFs that use them
     "orjson==3.13.0",
+    "pydantic==2.14.3",
     "PyYAML==6.0.3",
 )
 

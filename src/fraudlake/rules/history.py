@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from fraudlake.contract import CustomerProfile, Decision, Payment
-from fraudlake.rules.engine import Features, evaluate
+from fraudlake.rules.definition import Features
+from fraudlake.rules.engine import evaluate
 from fraudlake.rules.ruleset import RuleSet
 
 

@@ -1,39 +1,74 @@
-"""Load and validate a rules file; a bad file stops with the offending field named."""
+"""Load and validate a rules file against its declared schema; a bad file stops naming the field.
+
+The document's shape is a pydantic model (`RulesFile`); each rule's settings are its catalog
+entry's parameter model plus `points`. What depends on other fields (the threshold and bands
+within the score cap, `alert.always` naming rules of the file) is checked after the shape.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic_core import PydanticCustomError
+
+from fraudlake.rules.catalog import CATALOG, Count, between
+from fraudlake.rules.definition import Params
 
 DEFAULT_RULES = Path(__file__).with_name("default.yaml")
-
-# Every rule id the engines know, with the parameters it takes and their types.
-RULE_PARAMETERS: dict[str, dict[str, type]] = {
-    "FIRST_PAYMENT": {},
-    "NEW_CUSTOMER": {"max_account_age_days": float},
-    "UNUSUAL_HOUR": {"from_hour": int, "to_hour": int},
-    "MOBILE_DEVICE": {"device_types": list},
-    "DIRECT_TRAFFIC": {},
-    "PAYMENT_FAILED": {},
-    "VELOCITY": {"min_payments": int, "window_minutes": int},
-    "GEO_MISMATCH": {},
-    "NEW_DEVICE": {},
-    "UNUSUAL_AMOUNT": {"ratio": float, "min_history": int},
-}
 
 
 class RulesError(ValueError):
     """The rules file is invalid; the message starts with the field's path."""
 
 
+def _version(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int) or str(value) == "":
+        raise PydanticCustomError("version", "expected a non-empty string, got {value!r}", {"value": value})
+    return str(value)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Alert(_Section):
+    threshold: Annotated[int, between(1, 1000)]
+    always: list[str] = []
+
+
+class _Severity(_Section):
+    medium: Annotated[int, between(1, 1000)]
+    high: Annotated[int, between(1, 1000)]
+
+
+class RulesFile(_Section):
+    """The rules file's shape."""
+
+    version: Annotated[str, BeforeValidator(_version)]
+    score_cap: Annotated[int, between(1, 1000)]
+    alert: _Alert
+    severity: _Severity
+    rules: dict[str, dict[str, Any]] = Field(min_length=1)
+
+
+@cache
+def _settings_model(rule_id: str) -> type[Params]:
+    """A rule's settings in the file: its catalog parameters plus `points`."""
+    return create_model(f"{rule_id}Settings", points=(Count, ...), __base__=CATALOG[rule_id].params)
+
+
 @dataclass(frozen=True)
-class Rule:
+class RuleSetting:
+    """A catalog rule as one rules file sets it."""
+
     id: str
     points: int
-    params: dict[str, Any]
+    params: Params
 
 
 @dataclass(frozen=True)
@@ -44,7 +79,7 @@ class RuleSet:
     always_alert: frozenset[str]
     medium_from: int
     high_from: int
-    rules: dict[str, Rule]
+    rules: dict[str, RuleSetting]
 
     def severity(self, score: int) -> str:
         if score >= self.high_from:
@@ -52,7 +87,7 @@ class RuleSet:
         return "MEDIUM" if score >= self.medium_from else "LOW"
 
     def param(self, rule_id: str, name: str) -> Any:
-        return self.rules[rule_id].params[name]
+        return getattr(self.rules[rule_id].params, name)
 
 
 def load(path: Path = DEFAULT_RULES) -> RuleSet:
@@ -67,81 +102,67 @@ def load(path: Path = DEFAULT_RULES) -> RuleSet:
 
 def parse(data: Any, source: str = "rules") -> RuleSet:
     """Validate a rules document (as loaded from YAML)."""
-    root = _Node(data, source)
-    version = root.get("version").string()
-    cap = root.get("score_cap").integer(low=1, high=1000)
-    alert = root.get("alert")
-    threshold = alert.get("threshold").integer(low=1, high=cap)
-    severity = root.get("severity")
-    medium = severity.get("medium").integer(low=1, high=cap)
-    high = severity.get("high").integer(low=medium, high=cap)
-    rules_node = root.get("rules")
-    if not isinstance(rules_node.value, dict) or not rules_node.value:
-        raise RulesError(f"{rules_node.path}: expected a mapping of rule ids to settings")
-    rules: dict[str, Rule] = {}
-    for rule_id, _ in rules_node.value.items():
-        node = rules_node.get(str(rule_id))
-        if rule_id not in RULE_PARAMETERS:
-            raise RulesError(f"{node.path}: unknown rule (known: {', '.join(RULE_PARAMETERS)})")
-        expected = RULE_PARAMETERS[rule_id]
-        unknown = set(node.mapping()) - set(expected) - {"points"}
-        if unknown:
-            raise RulesError(f"{node.path}.{sorted(unknown)[0]}: unknown parameter for {rule_id}")
-        params = {name: node.get(name).typed(kind) for name, kind in expected.items()}
-        rules[rule_id] = Rule(rule_id, node.get("points").integer(low=0, high=cap), params)
-    if "UNUSUAL_HOUR" in rules:
-        hours = rules["UNUSUAL_HOUR"].params
-        for name in ("from_hour", "to_hour"):
-            if not 0 <= hours[name] <= 24:
-                raise RulesError(f"{source}.rules.UNUSUAL_HOUR.{name}: expected 0..24, got {hours[name]}")
-    always = alert.get("always", default=[]).typed(list)
-    for rule_id in always:
+    document = _validated(RulesFile, data, source)
+    cap = document.score_cap
+    _within(f"{source}.alert.threshold", document.alert.threshold, 1, cap)
+    _within(f"{source}.severity.medium", document.severity.medium, 1, cap)
+    _within(f"{source}.severity.high", document.severity.high, document.severity.medium, cap)
+    rules: dict[str, RuleSetting] = {}
+    for rule_id, settings in document.rules.items():
+        path = f"{source}.rules.{rule_id}"
+        if rule_id not in CATALOG:
+            raise RulesError(f"{path}: unknown rule (known: {', '.join(CATALOG)})")
+        validated = _validated(_settings_model(rule_id), settings, path, rule_id)
+        points = validated.points
+        _within(f"{path}.points", points, 0, cap)
+        params = CATALOG[rule_id].params.model_validate(validated.model_dump(exclude={"points"}))
+        rules[rule_id] = RuleSetting(rule_id, points, params)
+    for rule_id in document.alert.always:
         if rule_id not in rules:
-            raise RulesError(f"{alert.path}.always: {rule_id!r} is not a rule of this file")
-    return RuleSet(version, cap, threshold, frozenset(always), medium, high, rules)
+            raise RulesError(f"{source}.alert.always: {rule_id!r} is not a rule of this file")
+    return RuleSet(
+        document.version,
+        cap,
+        document.alert.threshold,
+        frozenset(document.alert.always),
+        document.severity.medium,
+        document.severity.high,
+        rules,
+    )
 
 
-class _Node:
-    """A value inside the document and its dotted path, for precise error messages."""
+def _within(path: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise RulesError(f"{path}: expected {low}..{high}, got {value}")
 
-    def __init__(self, value: Any, path: str) -> None:
-        self.value = value
-        self.path = path
 
-    def mapping(self) -> dict[str, Any]:
-        if not isinstance(self.value, dict):
-            raise RulesError(f"{self.path}: expected a mapping, got {type(self.value).__name__}")
-        return self.value
+_MESSAGES = {
+    "missing": "missing",
+    "int_type": "expected an integer, got {input!r}",
+    "float_type": "expected a positive number, got {input!r}",
+    "greater_than": "expected a positive number, got {input!r}",
+    "list_type": "expected a list of strings, got {input!r}",
+    "string_type": "expected a string, got {input!r}",
+    "too_short": "expected at least one entry, got {input!r}",
+    "dict_type": "expected a mapping, got {kind}",
+    "model_type": "expected a mapping, got {kind}",
+}
 
-    _MISSING = object()
 
-    def get(self, key: str, default: Any = _MISSING) -> _Node:
-        mapping = self.mapping()
-        if key not in mapping:
-            if default is _Node._MISSING:
-                raise RulesError(f"{self.path}.{key}: missing")
-            return _Node(default, f"{self.path}.{key}")
-        return _Node(mapping[key], f"{self.path}.{key}")
-
-    def string(self) -> str:
-        if not isinstance(self.value, str | int) or isinstance(self.value, bool) or str(self.value) == "":
-            raise RulesError(f"{self.path}: expected a non-empty string, got {self.value!r}")
-        return str(self.value)
-
-    def integer(self, *, low: int, high: int) -> int:
-        if isinstance(self.value, bool) or not isinstance(self.value, int):
-            raise RulesError(f"{self.path}: expected an integer, got {self.value!r}")
-        if not low <= self.value <= high:
-            raise RulesError(f"{self.path}: expected {low}..{high}, got {self.value}")
-        return self.value
-
-    def typed(self, kind: type) -> Any:
-        if kind is int:
-            return self.integer(low=0, high=10**6)
-        if kind is float:
-            if isinstance(self.value, bool) or not isinstance(self.value, int | float) or self.value <= 0:
-                raise RulesError(f"{self.path}: expected a positive number, got {self.value!r}")
-            return float(self.value)
-        if not isinstance(self.value, list) or not all(isinstance(v, str) for v in self.value):
-            raise RulesError(f"{self.path}: expected a list of strings, got {self.value!r}")
-        return list(self.value)
+def _validated(model: type[BaseModel], data: Any, path: str, rule_id: str | None = None) -> Any:
+    """`model` validated from `data`, or a RulesError naming the first bad field by its path."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join([path, *map(str, error["loc"])])
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            what = f"unknown parameter for {rule_id}" if rule_id else "unknown field"
+            raise RulesError(f"{where}: {what}") from None
+        template = _MESSAGES.get(kind)
+        if template is None:
+            raise RulesError(f"{where}: {error['msg']}") from None
+        given = error.get("input")
+        message = template.format(input=given, kind=type(given).__name__)
+        raise RulesError(f"{where}: {message}") from None
