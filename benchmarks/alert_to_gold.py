@@ -27,8 +27,8 @@ from typing import Any
 from fraudlake.config import Settings
 from fraudlake.platform.airflow import Airflow
 from fraudlake.platform.context import Context
+from fraudlake.platform.footprint import tree_cpu_seconds
 from fraudlake.platform.postgres import APP_ROLE, Postgres
-from fraudlake.platform.process import tree_cpu_seconds
 from fraudlake.platform.runner import status
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "benchmarks" / "results"

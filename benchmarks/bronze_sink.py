@@ -28,8 +28,6 @@ from confluent_kafka import Consumer
 from kafka.admin import NewTopic
 
 from fraudlake.config import Settings
-from fraudlake.lake.sink import BronzeSink
-from fraudlake.lake.stats import lake_stats
 from fraudlake.platform.context import Context
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.minio import Minio
@@ -37,6 +35,8 @@ from fraudlake.simulator.generator import SimConfig, Simulation
 from fraudlake.simulator.run import Sinks, run
 from fraudlake.simulator.sinks import KafkaSink
 from fraudlake.topics import PAYMENTS
+from fraudlake_lake.sink import BronzeSink
+from fraudlake_lake.stats import lake_stats
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "bronze-sink.json"
 DAY_MS = 86_400_000

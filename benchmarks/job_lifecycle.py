@@ -28,10 +28,10 @@ from typing import Any
 import yaml
 
 from fraudlake.config import Settings
-from fraudlake.job.control import Jobs
-from fraudlake.job.spec import JOB_NAME
 from fraudlake.platform import process
 from fraudlake.platform.context import Context
+from fraudlake_flink.control import Jobs
+from fraudlake_flink.spec import JOB_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "job-lifecycle.json"

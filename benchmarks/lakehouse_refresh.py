@@ -31,19 +31,19 @@ from psycopg import sql
 
 from fraudlake.config import Settings
 from fraudlake.contract import ALERT, CHARGEBACK, DECISION, PAYMENT, Alert, Payment, alert_id_of
-from fraudlake.lake import bronze
-from fraudlake.lake.sink import BronzeSink
 from fraudlake.platform.airflow import Airflow
 from fraudlake.platform.context import Context
+from fraudlake.platform.footprint import tree_pss_bytes, tree_rss_bytes
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.minio import Minio, read_object
 from fraudlake.platform.postgres import APP_ROLE, Postgres
-from fraudlake.platform.process import tree_pss_bytes, tree_rss_bytes
 from fraudlake.platform.runner import status
 from fraudlake.rules import ruleset
 from fraudlake.rules.history import score_stream
 from fraudlake.simulator.generator import SimConfig, Simulation, all_customers
 from fraudlake.topics import CHARGEBACKS, FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS
+from fraudlake_lake import bronze
+from fraudlake_lake.sink import BronzeSink
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "lakehouse-refresh.json"
 DAY_MS = 86_400_000

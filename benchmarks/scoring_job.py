@@ -46,8 +46,6 @@ from kafka.admin import NewTopic  # noqa: E402
 
 from fraudlake.config import Settings  # noqa: E402
 from fraudlake.contract import PAYMENT, SCHEMA_VERSION, Payment  # noqa: E402
-from fraudlake.job.control import Jobs  # noqa: E402
-from fraudlake.job.spec import JobSpec  # noqa: E402
 from fraudlake.platform.context import Context  # noqa: E402
 from fraudlake.platform.kafka import Kafka  # noqa: E402
 from fraudlake.platform.postgres import APP_ROLE, Postgres  # noqa: E402
@@ -56,6 +54,8 @@ from fraudlake.simulator.options import Request, to_config  # noqa: E402
 from fraudlake.simulator.run import Sinks, run  # noqa: E402
 from fraudlake.simulator.sinks import KafkaSink, write_customers  # noqa: E402
 from fraudlake.topics import FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS  # noqa: E402
+from fraudlake_flink.control import Jobs  # noqa: E402
+from fraudlake_flink.spec import JobSpec  # noqa: E402
 
 
 class Bench:

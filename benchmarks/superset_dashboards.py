@@ -24,7 +24,7 @@ from pathlib import Path
 
 from fraudlake.config import Settings
 from fraudlake.platform.context import Context
-from fraudlake.platform.process import tree_pss_bytes, tree_rss_bytes
+from fraudlake.platform.footprint import tree_pss_bytes, tree_rss_bytes
 from fraudlake.platform.superset import ADMIN, DASHBOARDS, Superset
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ Hourly by default (`FRAUDLAKE_SAVEPOINT_INTERVAL_MINUTES`), one run at a time, n
    except where the job would resume from.
 
 Rerunning is safe: another savepoint, and a prune that finds less to do. The logic lives in
-`fraudlake.job.control` and `fraudlake.job.retention`.
+`fraudlake_flink.control` and `fraudlake_flink.retention`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import Param, dag, get_current_context, task
 
 from fraudlake.config import Settings
-from fraudlake.job.spec import JOB_NAME
+from fraudlake_flink.spec import JOB_NAME
 
 SETTINGS = Settings.from_env()
 
@@ -50,7 +50,7 @@ def flink_savepoints() -> None:
     def take_savepoint() -> str:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from fraudlake.job.control import Jobs
+        from fraudlake_flink.control import Jobs
 
         name = get_current_context()["params"]["job_name"]
         jobs = Jobs.from_env()
@@ -67,8 +67,8 @@ def flink_savepoints() -> None:
 
     @task(retries=0, trigger_rule="none_failed")
     def prune() -> int:
-        from fraudlake.job import retention
-        from fraudlake.job.control import Jobs
+        from fraudlake_flink import retention
+        from fraudlake_flink.control import Jobs
 
         params = get_current_context()["params"]
         policy = retention.Policy(params["keep"], timedelta(hours=params["max_age_hours"]))

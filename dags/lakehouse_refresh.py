@@ -18,7 +18,7 @@ Each step records itself (start, end, state, error) in `ops.lakehouse_steps`; Go
 Connections come from the environment (`AIRFLOW_CONN_FRAUDLAKE_POSTGRES`, `..._MINIO`, set by
 `fraudlake up`). Run conf may narrow the scope (`topics`, `bucket`, `bronze_schema`,
 `schema_prefix`, `reload_lookback_minutes`); the tests use it to refresh private schemas. The logic
-lives in `fraudlake.lake.refresh`.
+lives in `fraudlake_lake.refresh`.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ def _run_id() -> str:
 
 
 def _scope_and_context() -> tuple[Any, Any, Any]:
-    from fraudlake.lake.refresh import Scope
     from fraudlake.platform.context import Context
     from fraudlake.platform.postgres import Endpoint
+    from fraudlake_lake.refresh import Scope
 
     pg = BaseHook.get_connection("fraudlake_postgres")
     db = Endpoint(pg.host, int(pg.port), pg.login, pg.password, pg.schema)
@@ -63,8 +63,8 @@ def _scope_and_context() -> tuple[Any, Any, Any]:
 def lakehouse_refresh() -> None:
     @task
     def load_bronze() -> dict[str, int]:
-        from fraudlake.lake import refresh
         from fraudlake.platform.minio import client_for
+        from fraudlake_lake import refresh
 
         _, db, scope = _scope_and_context()
         minio = BaseHook.get_connection("fraudlake_minio")
@@ -76,7 +76,7 @@ def lakehouse_refresh() -> None:
 
     @task(outlets=[GOLD], retries=0)
     def build_silver_gold() -> None:
-        from fraudlake.lake import refresh
+        from fraudlake_lake import refresh
 
         ctx, db, scope = _scope_and_context()
         with refresh.recorded(db, _run_id(), "build_silver_gold", scope):
@@ -84,7 +84,7 @@ def lakehouse_refresh() -> None:
 
     @task(retries=0)
     def check_freshness() -> None:
-        from fraudlake.lake import refresh
+        from fraudlake_lake import refresh
 
         ctx, db, scope = _scope_and_context()
         with refresh.recorded(db, _run_id(), "check_freshness", scope):

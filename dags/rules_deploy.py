@@ -2,7 +2,7 @@
 ### rules_deploy: put a new rules version live on the running scoring job, or roll it back
 
 Triggered by hand (the form asks for the rules file) or by `fraudlake rules deploy FILE [--wait]`;
-one run at a time. The steps (the logic lives in `fraudlake.job.deploy`):
+one run at a time. The steps (the logic lives in `fraudlake_flink.deploy`):
 
 1. **validate_rules**: the rules file as `job start` reads it; a bad file stops here, naming the
    field. A valid one is copied under its hash: every later step reads that copy.
@@ -27,7 +27,7 @@ from typing import Any
 from airflow.sdk import Param, dag, get_current_context, task
 
 from fraudlake.config import Settings
-from fraudlake.job.spec import JOB_NAME
+from fraudlake_flink.spec import JOB_NAME
 
 STEPS = ("validate_rules", "check_compatible", "stop_with_savepoint", "start_new_rules", "health_gate")
 
@@ -43,7 +43,7 @@ def _params() -> dict[str, Any]:
 def _step(action: Callable[[Any, dict[str, Any]], Any]) -> Any:
     """Run one step with the platform's jobs and the run's parameters; a failure is kept as XCom
     `error` (for `record`) before the task fails with it."""
-    from fraudlake.job.control import Jobs
+    from fraudlake_flink.control import Jobs
 
     try:
         return action(Jobs.from_env(), _params())
@@ -86,8 +86,8 @@ def rules_deploy() -> None:
         def run(jobs: Any, params: dict[str, Any]) -> dict[str, str]:
             from pathlib import Path
 
-            from fraudlake.job import deploy
-            from fraudlake.job.registry import rules_sha256
+            from fraudlake_flink import deploy
+            from fraudlake_flink.registry import rules_sha256
 
             path = Path(params["rules_file"])
             jobs.registry.deployment_started(
@@ -106,7 +106,7 @@ def rules_deploy() -> None:
     @task(retries=0)
     def check_compatible(rules: dict[str, str]) -> str:
         def run(jobs: Any, params: dict[str, Any]) -> str:
-            from fraudlake.job import deploy
+            from fraudlake_flink import deploy
 
             new = deploy.validate(rules["rules_path"])
             previous = deploy.check(jobs, params["job_name"], rules["rules_path"], new)
@@ -118,7 +118,7 @@ def rules_deploy() -> None:
     @task(retries=0)
     def stop_with_savepoint(previous_id: str) -> dict[str, Any]:
         def run(jobs: Any, params: dict[str, Any]) -> dict[str, Any]:
-            from fraudlake.job import deploy
+            from fraudlake_flink import deploy
 
             stopped = deploy.stop(jobs, jobs.registry.run(previous_id))
             print(f"stopped with savepoint {stopped['savepoint']}")
@@ -129,7 +129,7 @@ def rules_deploy() -> None:
     @task(retries=0)
     def start_new_rules(previous_id: str, rules: dict[str, str], stopped: dict[str, Any]) -> str:
         def run(jobs: Any, params: dict[str, Any]) -> str:
-            from fraudlake.job import deploy
+            from fraudlake_flink import deploy
 
             previous = jobs.registry.run(previous_id)
             job_id = deploy.start(
@@ -143,7 +143,7 @@ def rules_deploy() -> None:
     @task(retries=0)
     def health_gate(job_id: str, rules: dict[str, str], stopped: dict[str, Any]) -> str:
         def run(jobs: Any, params: dict[str, Any]) -> str:
-            from fraudlake.job import deploy
+            from fraudlake_flink import deploy
 
             gate = deploy.health_gate(
                 jobs, job_id, rules["version"], stopped["marks"], params["gate_timeout_s"]
@@ -161,7 +161,7 @@ def rules_deploy() -> None:
             return None
 
         def run(jobs: Any, params: dict[str, Any]) -> str | None:
-            from fraudlake.job import deploy
+            from fraudlake_flink import deploy
 
             done = deploy.rollback(jobs, jobs.registry.run(previous_id), params["requested_by"])
             print(done or "the job still runs the previous rules: nothing to roll back")
@@ -173,8 +173,8 @@ def rules_deploy() -> None:
     @task(retries=0, trigger_rule="all_done")
     def record() -> None:
         def run(jobs: Any, params: dict[str, Any]) -> tuple[str, str]:
-            from fraudlake.job import deploy
-            from fraudlake.job.registry import Outcome
+            from fraudlake_flink import deploy
+            from fraudlake_flink.registry import Outcome
 
             ti = get_current_context()["ti"]
             errors = {step: ti.xcom_pull(task_ids=step, key="error") for step in (*STEPS, "rollback")}

@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SOURCE_ROOTS = tuple(PROJECT_ROOT / room for room in ("src", "flink", "lake"))
+"""Where fraudlake's packages live in a checkout: the PYTHONPATH of the engines that import them."""
 
 
 class ConfigError(ValueError):

@@ -5,12 +5,13 @@ rows with times as UTC epoch milliseconds, as the contract's records carry them:
 job's JDBC lookup and the batch scorer both read it, so both engines see identical values.
 
 `customer_history` holds, per scoring job, each customer's payments per device from before the
-payments the job reads (rules/history.py PriorActivity); job/prior.py fills it when a job starts
+payments the job reads (rules/history.py PriorActivity); fraudlake_flink/prior.py fills it when a job starts
 without state. The job looks each customer up in `customer_history_by_customer` (totals and devices).
 
-`job_runs`, `savepoints` and `deployments` are the scoring job's lifecycle registry (job/registry.py):
-every submission with its plan and rules, every savepoint with its kind and state, every rules
-deployment with its outcome. Where a job resumes from is decided from them (job/resume.py).
+`job_runs`, `savepoints` and `deployments` are the scoring job's lifecycle registry
+(fraudlake_flink/registry.py): every submission with its plan and rules, every savepoint with its
+kind and state, every rules deployment with its outcome. Where a job resumes from is decided from
+them (fraudlake_flink/resume.py).
 
 `rules_versions` holds the bands, threshold and rule ids of every rules version that scores
 (the packaged default on every `up`, each job's rules when it starts): dbt checks each decision's

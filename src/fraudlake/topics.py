@@ -6,11 +6,20 @@ scoring job can scale out; chargebacks arrive days later and are kept long enoug
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 _DAY_MS = 24 * 60 * 60 * 1000
 TRANSACTION_MAX_TIMEOUT_MS = 60 * 60 * 1000
 """How long the broker keeps a transactional producer's open transaction (the job's sinks use it all)."""
+
+BRONZE_SCHEMA = "bronze"
+"""The PostgreSQL schema the Bronze loader puts each topic's landed records in."""
+
+
+def bronze_table(topic: str) -> str:
+    """A topic's table in BRONZE_SCHEMA: payment-scores -> payment_scores."""
+    return re.sub(r"[^a-z0-9_]", "_", topic.lower())
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import sys
 
 from airflow.dag_processing.dagbag import DagBag
 
-HEAVY = ("pyarrow", "psycopg", "minio", "fraudlake.lake", "fraudlake.platform")
+HEAVY = ("pyarrow", "psycopg", "minio", "fraudlake_lake", "fraudlake.platform")
 
 bag = DagBag(dag_folder=sys.argv[1])
 report = {

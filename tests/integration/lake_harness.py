@@ -8,12 +8,12 @@ from typing import Any
 
 from psycopg import sql
 
-from fraudlake.lake import bronze, loader
-from fraudlake.lake.bronze import Batch, Message
 from fraudlake.platform.airflow import Airflow, Run
 from fraudlake.platform.context import Context
 from fraudlake.platform.minio import Minio
 from fraudlake.platform.postgres import APP_ROLE, Postgres
+from fraudlake_lake import bronze, loader
+from fraudlake_lake.bronze import Batch, Message
 
 
 class Landed:

@@ -31,20 +31,20 @@ from fraudlake.contract import (
     Decision,
     Payment,
 )
-from fraudlake.job.control import Jobs, Started
-from fraudlake.job.spec import JobSpec
-from fraudlake.lake.bronze import KAFKA_COLUMNS
-from fraudlake.lake.loader import SCHEMA, ensure_tables, table_name
 from fraudlake.ops import DEPLOYMENTS_TABLE, HISTORY_TABLE, JOB_RUNS_TABLE, SAVEPOINTS_TABLE
 from fraudlake.platform.context import Context
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.postgres import APP_ROLE, Postgres
 from fraudlake.simulator.sinks import write_profiles
-from fraudlake.topics import PAYMENTS
+from fraudlake.topics import BRONZE_SCHEMA, PAYMENTS, bronze_table
+from fraudlake_flink.control import Jobs, Started
+from fraudlake_flink.spec import JobSpec
+from fraudlake_lake.bronze import KAFKA_COLUMNS
+from fraudlake_lake.loader import ensure_tables
 from tests.factories import payment
 
 PARTITIONS = 2
-BRONZE = sql.Identifier(SCHEMA, table_name(PAYMENTS.name))
+BRONZE = sql.Identifier(BRONZE_SCHEMA, bronze_table(PAYMENTS.name))
 FLUSH = b"cus-flush"
 
 
@@ -107,7 +107,7 @@ class ScoringJob:
                     [self.spec.name],
                 )
             if conn.execute(
-                "select to_regclass(%s)", [f"{SCHEMA}.{table_name(PAYMENTS.name)}"]
+                "select to_regclass(%s)", [f"{BRONZE_SCHEMA}.{bronze_table(PAYMENTS.name)}"]
             ).fetchone() != (None,):
                 conn.execute(
                     sql.SQL("delete from {} where kafka_topic = %s").format(BRONZE),

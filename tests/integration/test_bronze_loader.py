@@ -11,10 +11,10 @@ import pytest
 from psycopg import sql
 
 from fraudlake.contract import PAYMENT
-from fraudlake.lake import bronze, loader
 from fraudlake.platform.context import Context
 from fraudlake.platform.postgres import APP_ROLE, Postgres
-from fraudlake.topics import PAYMENTS
+from fraudlake.topics import PAYMENTS, bronze_table
+from fraudlake_lake import bronze, loader
 from tests.factories import payment
 from tests.integration.lake_harness import Landed
 
@@ -29,7 +29,7 @@ def landed(ctx: Context) -> Iterator[Landed]:
 
 
 def _rows(landed: Landed) -> list[tuple[int, int, str | None, Decimal | None]]:
-    table = sql.Identifier(landed.schema, loader.table_name(PAYMENTS.name))
+    table = sql.Identifier(landed.schema, bronze_table(PAYMENTS.name))
     return landed.query(
         sql.SQL("select kafka_partition, kafka_offset, payment_id, amount from {} order by 1, 2").format(
             table
@@ -60,7 +60,7 @@ def test_complete_batches_load_once_and_reloads_change_nothing(landed: Landed) -
     errors = landed.query(
         sql.SQL(
             "select kafka_offset, contract_error from {} where contract_error is not null order by 1"
-        ).format(sql.Identifier(landed.schema, loader.table_name(PAYMENTS.name)))
+        ).format(sql.Identifier(landed.schema, bronze_table(PAYMENTS.name)))
     )
     assert [offset for offset, _ in errors] == [12, 13]
     assert errors[0][1].startswith("invalid JSON") and "in the future" in errors[1][1], "the contract's words"
@@ -82,7 +82,7 @@ def test_a_failing_object_is_rolled_back_with_its_manifest_row(ctx: Context, lan
     good = PAYMENT.to_json(payment(payment_id="p-ok", event_time=at))
     too_big = PAYMENT.to_json(payment(payment_id="p-huge", event_time=at, amount=Decimal("9999999999.99")))
     batch = landed.batch(PAYMENTS.name, 0, 0, [good, too_big], at)
-    table = sql.Identifier(landed.schema, loader.table_name(PAYMENTS.name))
+    table = sql.Identifier(landed.schema, bronze_table(PAYMENTS.name))
     with Postgres(ctx).connect(APP_ROLE) as conn:
         loader.ensure_tables(conn, PAYMENTS.name, landed.schema)
         conn.execute(sql.SQL("alter table {} add check (amount < 1000000)").format(table))
@@ -104,7 +104,7 @@ def test_a_load_does_not_wait_for_readers_of_the_bronze_tables(ctx: Context, lan
     landed.batch(PAYMENTS.name, 0, 0, [PAYMENT.to_json(payment(payment_id="p-0", event_time=at))], at)
     landed.load()
     landed.batch(PAYMENTS.name, 0, 1, [PAYMENT.to_json(payment(payment_id="p-1", event_time=at))], at)
-    table = sql.Identifier(landed.schema, loader.table_name(PAYMENTS.name))
+    table = sql.Identifier(landed.schema, bronze_table(PAYMENTS.name))
     with Postgres(ctx).connect(APP_ROLE) as reader, ThreadPoolExecutor(1) as pool:
         reader.execute(sql.SQL("select count(*) from {}").format(table))  # holds its lock until rollback
         try:

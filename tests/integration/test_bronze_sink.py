@@ -24,14 +24,14 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from kafka.admin import NewTopic
 
 from fraudlake.contract import PAYMENT, Payment
-from fraudlake.lake import bronze
-from fraudlake.lake.sink import BronzeSink
-from fraudlake.lake.stats import lake_stats
 from fraudlake.platform.context import Context
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.minio import Minio, read_object
 from fraudlake.simulator.generator import SimConfig, Simulation
 from fraudlake.topics import PAYMENTS
+from fraudlake_lake import bronze
+from fraudlake_lake.sink import BronzeSink
+from fraudlake_lake.stats import lake_stats
 from tests.integration.conftest import ROOT
 
 DAY_MS = 86_400_000
@@ -81,7 +81,7 @@ class Lake:
         script = (
             "from fraudlake.config import Settings\n"
             "from fraudlake.platform.context import Context\n"
-            "from fraudlake.lake.sink import BronzeSink\n"
+            "from fraudlake_lake.sink import BronzeSink\n"
             f"BronzeSink(Context(Settings.from_env()), {{{self.topic!r}: 'payments'}},"
             f" bucket={self.bucket!r}, group_id={self.group!r}, flush_rows={flush_rows},"
             f" flush_seconds=600, crash_at={point!r}).run()\n"

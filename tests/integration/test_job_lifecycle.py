@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 import yaml
 
-from fraudlake.job.control import Jobs
-from fraudlake.job.spec import JOB_NAME
 from fraudlake.platform import process
 from fraudlake.platform.airflow import Airflow
 from fraudlake.platform.context import Context
 from fraudlake.platform.flink import Flink
 from fraudlake.rules import ruleset
+from fraudlake_flink.control import Jobs
+from fraudlake_flink.spec import JOB_NAME
 from tests.integration.conftest import fraudlake
 from tests.integration.scoring_harness import Ledger, ScoringJob, Traffic, ledger
 

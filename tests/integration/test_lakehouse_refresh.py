@@ -32,7 +32,6 @@ from fraudlake.contract import (
     Payment,
     alert_id_of,
 )
-from fraudlake.lake import bronze
 from fraudlake.platform.airflow import DAGS, Airflow
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
@@ -40,6 +39,7 @@ from fraudlake.platform.postgres import APP_ROLE, Postgres
 from fraudlake.rules import ruleset
 from fraudlake.topics import CHARGEBACKS, FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS
 from fraudlake.topics import GROUND_TRUTH as GROUND_TRUTH_TOPIC
+from fraudlake_lake import bronze
 from tests.factories import payment
 from tests.integration.conftest import fraudlake
 from tests.integration.lake_harness import Landed, refresh

@@ -9,10 +9,10 @@ import signal
 import time
 from pathlib import Path
 
-from fraudlake.lake import service as bronze_sink
 from fraudlake.platform import process
 from fraudlake.platform.context import Context
 from fraudlake.platform.runner import services
+from fraudlake_lake import service as bronze_sink
 from tests.integration.conftest import fraudlake
 
 

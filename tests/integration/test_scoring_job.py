@@ -27,9 +27,6 @@ from fraudlake.contract import (
     Payment,
     alert_id_of,
 )
-from fraudlake.job.control import JobError
-from fraudlake.job.registry import JobRun
-from fraudlake.job.sql import PLAN_VERSION
 from fraudlake.parquet import ParquetSink
 from fraudlake.platform.context import Context
 from fraudlake.platform.postgres import APP_ROLE, STREAM_ROLE, Postgres
@@ -39,6 +36,9 @@ from fraudlake.rules.history import PriorActivity, score_stream
 from fraudlake.simulator.generator import SimConfig, Simulation, all_customers
 from fraudlake.simulator.run import Sinks, run
 from fraudlake.simulator.sinks import KafkaSink
+from fraudlake_flink.control import JobError
+from fraudlake_flink.registry import JobRun
+from fraudlake_flink.sql import PLAN_VERSION
 from tests.factories import payment
 from tests.integration.conftest import fraudlake
 from tests.integration.scoring_harness import FLUSH, ScoringJob

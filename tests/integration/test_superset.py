@@ -37,12 +37,12 @@ from fraudlake.contract import (
 )
 from fraudlake.dashboards import bundle, importer
 from fraudlake.dashboards.client import SupersetClient
-from fraudlake.lake import bronze
 from fraudlake.platform.context import Context
 from fraudlake.platform.postgres import APP_ROLE, DASHBOARDS_ROLE, Postgres
 from fraudlake.platform.superset import ADMIN, Superset
 from fraudlake.topics import CHARGEBACKS, FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS, PAYMENTS_DLQ
 from fraudlake.topics import GROUND_TRUTH as GROUND_TRUTH_TOPIC
+from fraudlake_lake import bronze
 from tests.factories import payment
 from tests.integration.lake_harness import Landed, refresh
 from tests.integration.superset_harness import canonical, gold_query, open_dashboards, private_copy

@@ -7,10 +7,10 @@ from decimal import Decimal
 import orjson
 
 from fraudlake.contract import DEAD_LETTER, PAYMENT, DeadLetter, Payment, Rejection
-from fraudlake.lake import bronze
-from fraudlake.lake.bronze import Batch, Message
 from fraudlake.simulator.generator import SimConfig, Simulation
 from fraudlake.topics import PAYMENTS, PAYMENTS_DLQ
+from fraudlake_lake import bronze
+from fraudlake_lake.bronze import Batch, Message
 from tests.factories import payment
 
 HOUR = bronze.HOUR_MS

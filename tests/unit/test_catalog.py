@@ -14,12 +14,12 @@ from pydantic import Field
 from fraudlake import ops
 from fraudlake.config import Settings
 from fraudlake.contract import Payment
-from fraudlake.job.spec import JobSpec
-from fraudlake.job.sql import job_sql
 from fraudlake.rules import catalog, ruleset
 from fraudlake.rules.catalog import CATALOG, Count
 from fraudlake.rules.definition import Features, Params, Rule, SqlRule
 from fraudlake.rules.history import score_stream
+from fraudlake_flink.spec import JobSpec
+from fraudlake_flink.sql import job_sql
 from tests.factories import payment
 
 

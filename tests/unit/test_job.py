@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
+from fraudlake.cli.watch import render
 from fraudlake.config import Settings
 from fraudlake.contract import ALERT, DEAD_LETTER, PAYMENT, SCHEMA_VERSION, Alert, DeadLetter, alert_id_of
-from fraudlake.job.parse import PARSED_FIELDS, parse_row
-from fraudlake.job.prior import PriorHistory
-from fraudlake.job.spec import JobSpec
-from fraudlake.job.sql import job_sql
-from fraudlake.job.watch import render
 from fraudlake.rules import ruleset
 from fraudlake.rules.catalog import CATALOG
 from fraudlake.rules.sql import fired_columns
+from fraudlake_flink.parse import PARSED_FIELDS, parse_row
+from fraudlake_flink.prior import PriorHistory
+from fraudlake_flink.spec import JobSpec
+from fraudlake_flink.sql import job_sql
 from tests.factories import payment
 
 RULES = ruleset.load()

@@ -9,14 +9,14 @@ from typing import Any
 
 import yaml
 
-from fraudlake.job.deploy import incompatibility, outcome
-from fraudlake.job.registry import JobRun, Savepoint
-from fraudlake.job.resume import resume_point
-from fraudlake.job.retention import Policy, orphans, to_prune
-from fraudlake.job.sql import PLAN_VERSION
-from fraudlake.job.storage import StateStorage, Stored
 from fraudlake.rules import ruleset
 from fraudlake.rules.ruleset import RuleSet
+from fraudlake_flink.deploy import incompatibility, outcome
+from fraudlake_flink.registry import JobRun, Savepoint
+from fraudlake_flink.resume import resume_point
+from fraudlake_flink.retention import Policy, orphans, to_prune
+from fraudlake_flink.sql import PLAN_VERSION
+from fraudlake_flink.storage import StateStorage, Stored
 
 STEPS = ("validate_rules", "check_compatible", "stop_with_savepoint", "start_new_rules", "health_gate")
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

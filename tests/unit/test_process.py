@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from fraudlake.platform import process
+from fraudlake.platform import footprint, process
 
 
 def test_start_record_and_stop(tmp_path: Path) -> None:
@@ -88,9 +88,9 @@ def test_tree_rss_counts_descendants(tmp_path: Path) -> None:
     try:
         own = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         deadline = time.monotonic() + 10
-        while process.tree_rss_bytes(pid) < own + (64 << 20) and time.monotonic() < deadline:
+        while footprint.tree_rss_bytes(pid) < own + (64 << 20) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert process.tree_rss_bytes(pid) >= own + (64 << 20)
+        assert footprint.tree_rss_bytes(pid) >= own + (64 << 20)
     finally:
         process.stop(pid_file, timeout=5)
 
@@ -107,8 +107,8 @@ def test_tree_cpu_counts_descendants_that_ended(tmp_path: Path) -> None:
         deadline = time.monotonic() + 20
         while "child done" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert process._tree(pid) == [pid], "the busy child has ended"
-        assert process.tree_cpu_seconds(pid) >= 0.6
+        assert footprint.tree(pid) == [pid], "the busy child has ended"
+        assert footprint.tree_cpu_seconds(pid) >= 0.6
     finally:
         process.stop(tmp_path / "t.pid", timeout=5)
 

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from fraudlake.lake import bronze, dbt, loader
-from fraudlake.lake.refresh import RefreshError, Scope
+from fraudlake.topics import BRONZE_SCHEMA
+from fraudlake_lake import bronze, dbt
+from fraudlake_lake.refresh import RefreshError, Scope
 
 
 def test_no_conf_means_the_platform_topics_bucket_and_schemas() -> None:
     scope = Scope.from_conf(None)
     assert scope.topics == {topic: topic for topic in bronze.RECORDS}
-    assert (scope.bucket, scope.bronze_schema, scope.schema_prefix) == (bronze.BUCKET, loader.SCHEMA, "")
+    assert (scope.bucket, scope.bronze_schema, scope.schema_prefix) == (bronze.BUCKET, BRONZE_SCHEMA, "")
     assert scope.dbt_vars() == {
         "bronze_schema": "bronze",
         "schema_prefix": "",

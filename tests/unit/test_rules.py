@@ -252,7 +252,7 @@ def test_batch_scoring_sorts_by_event_time(tmp_path: Path) -> None:
 
 
 def test_prior_activity_counts_as_history_but_holds_no_payment_times() -> None:
-    """Earlier history from Bronze (job/prior.py): counts, sums and devices, never velocity."""
+    """Earlier history from Bronze (fraudlake_flink/prior.py): counts, sums and devices, never velocity."""
     prior = [
         PriorActivity("cus-1", "fp-home", payments=3, successes=2, success_sum=Decimal("100.00")),
         PriorActivity("cus-1", "fp-old", payments=1, successes=0, success_sum=Decimal("0")),

@@ -1,7 +1,7 @@
 """Airflow 3 (`airflow standalone`: API server and UI, scheduler, DAG processor, triggerer).
 
 Airflow pins its own libraries, so it runs from a venv of its own, keyed by its pins and the
-project's runtime dependencies (the DAGs import `fraudlake` from the checkout's src/). Metadata
+project's runtime dependencies (the DAGs import fraudlake's packages from the checkout). Metadata
 lives in PostgreSQL (database `airflow`, role fraudlake_airflow); the DAGs reach the platform
 through connections given as AIRFLOW_CONN_* variables, never through the UI; the admin password
 is generated with the platform's other secrets.
@@ -22,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from fraudlake.config import PROJECT_ROOT
+from fraudlake.config import PROJECT_ROOT, SOURCE_ROOTS
 from fraudlake.platform import artifacts, process
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.flink import Flink
@@ -108,7 +108,7 @@ class Airflow(Service):
             **os.environ,
             "AIRFLOW_HOME": str(self.home),
             "PATH": f"{self.venv / 'bin'}:{os.environ.get('PATH', '')}",  # standalone runs `airflow ...`
-            "PYTHONPATH": str(PROJECT_ROOT / "src"),
+            "PYTHONPATH": ":".join(map(str, SOURCE_ROOTS)),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",

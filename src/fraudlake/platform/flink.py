@@ -191,7 +191,8 @@ class Flink(Service):
 
     @property
     def checkpoint_dir(self) -> str:
-        """Where checkpoints go: `<dir>/<job id>/chk-<n>/_metadata` (job/storage.py lists them)."""
+        """Where checkpoints go: `<dir>/<job id>/chk-<n>/_metadata` (fraudlake_flink.storage lists
+        them)."""
         if self.settings.flink_state_storage == "s3":
             return "s3://flink/checkpoints"
         return (self.ctx.data("flink") / "checkpoints").as_uri()

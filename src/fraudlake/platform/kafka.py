@@ -70,7 +70,7 @@ class Kafka(Service):
             "transaction.state.log.min.isr": "1",
             "transaction.state.log.num.partitions": "10",
             # the scoring job's pending transactions must outlive a crash until it resumes and commits
-            # them (job/resume.py); the broker aborts older ones. 1 h, not the default 15 min.
+            # them (fraudlake_flink/resume.py); the broker aborts older ones. 1 h, not the default 15 min.
             "transaction.max.timeout.ms": str(TRANSACTION_MAX_TIMEOUT_MS),
             "share.coordinator.state.topic.replication.factor": "1",
             "share.coordinator.state.topic.min.isr": "1",

@@ -26,7 +26,7 @@ class PidRecord:
     start_ticks: int
 
 
-def _stat(pid: int) -> list[str] | None:
+def stat_fields(pid: int) -> list[str] | None:
     """/proc/PID/stat fields after the command name (state first), or None if gone or a zombie."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -39,11 +39,11 @@ def _stat(pid: int) -> list[str] | None:
 
 def alive(pid: int) -> bool:
     """True if the process exists and is not a zombie waiting for its parent to reap it."""
-    return _stat(pid) is not None
+    return stat_fields(pid) is not None
 
 
 def _start_ticks(pid: int) -> int | None:
-    fields = _stat(pid)
+    fields = stat_fields(pid)
     return int(fields[19]) if fields else None
 
 
@@ -154,56 +154,3 @@ def tail(path: Path, lines: int = 10) -> list[str]:
     except OSError:
         return []
     return [line for line in text.splitlines() if line.strip()][-lines:]
-
-
-def _tree(pid: int) -> list[int]:
-    """A process and all its descendants (PostgreSQL forks one per backend, Airflow its workers)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        fields = _stat(int(entry.name))
-        if fields:
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, stack = [], [pid]
-    while stack:
-        current = stack.pop()
-        found.append(current)
-        stack.extend(children.get(current, []))
-    return found
-
-
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process tree (pages shared between forks count once per process)."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    total = 0
-    for current in _tree(pid):
-        try:
-            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * page
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
-
-
-def tree_pss_bytes(pid: int) -> int:
-    """Proportional memory of a process tree: each shared page split between its sharers, so forked
-    workers are not counted many times over (what the tree costs the machine)."""
-    total = 0
-    for current in _tree(pid):
-        try:
-            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
-        except OSError:
-            continue
-        total += sum(int(line.split()[1]) * 1024 for line in rollup.splitlines() if line.startswith("Pss:"))
-    return total
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time a process tree has used so far, its ended descendants included: each live process
-    counts its own time plus that of the children it reaped (which carry their own reaped ones)."""
-    ticks = 0
-    for current in _tree(pid):
-        fields = _stat(current)
-        if fields:
-            ticks += sum(int(field) for field in fields[11:15])  # utime stime cutime cstime
-    return ticks / os.sysconf("SC_CLK_TCK")

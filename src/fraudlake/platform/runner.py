@@ -16,10 +16,11 @@ from fraudlake.platform.airflow import Airflow
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.flink import Flink
+from fraudlake.platform.footprint import tree_rss_bytes
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.minio import Minio
 from fraudlake.platform.postgres import Postgres
-from fraudlake.platform.process import tail, tree_rss_bytes
+from fraudlake.platform.process import tail
 from fraudlake.platform.service import Service
 from fraudlake.platform.superset import Superset
 

@@ -30,7 +30,7 @@ def profiles_from_postgres(conn: Any) -> dict[str, CustomerProfile]:
 
 
 def prior_from_postgres(conn: Any, job_name: str) -> list[PriorActivity]:
-    """The earlier history the named job started from (job/prior.py wrote it)."""
+    """The earlier history the named job started from (fraudlake_flink/prior.py wrote it)."""
     from psycopg import sql
 
     table = sql.Identifier(*HISTORY_TABLE.split("."))

@@ -22,9 +22,8 @@ from typing import Any
 
 from psycopg import Connection, sql
 
-from fraudlake.lake.loader import SCHEMA, table_name
 from fraudlake.ops import HISTORY_TABLE
-from fraudlake.topics import PAYMENTS
+from fraudlake.topics import BRONZE_SCHEMA, PAYMENTS, bronze_table
 
 
 @dataclass(frozen=True)
@@ -91,11 +90,13 @@ def start_offsets(bootstrap: str, topic: str, group_id: str, patience_s: float =
 def rebuild(conn: Connection[Any], job_name: str, topic: str, offsets: dict[int, int]) -> PriorHistory:
     """Replace the job's rows of ops.customer_history with Bronze's payments of `topic` below
     `offsets`, in one transaction."""
-    bronze = sql.Identifier(SCHEMA, table_name(PAYMENTS.name))
+    bronze = sql.Identifier(BRONZE_SCHEMA, bronze_table(PAYMENTS.name))
     target = sql.Identifier(*HISTORY_TABLE.split("."))
     with conn.transaction():
         conn.execute(sql.SQL("delete from {} where job_name = %s").format(target), [job_name])
-        exists = conn.execute("select to_regclass(%s) is not null", [f"{SCHEMA}.{table_name(PAYMENTS.name)}"])
+        exists = conn.execute(
+            "select to_regclass(%s) is not null", [f"{BRONZE_SCHEMA}.{bronze_table(PAYMENTS.name)}"]
+        )
         if not exists.fetchone()[0] or not offsets:  # type: ignore[index]
             return PriorHistory(offsets, 0, 0, dict.fromkeys(offsets, 0))
         starts = sql.SQL(", ").join(sql.SQL("({}, {})").format(p, o) for p, o in sorted(offsets.items()))

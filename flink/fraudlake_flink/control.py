@@ -1,11 +1,11 @@
 """`fraudlake job start | stop | status | sql`: the scoring job on the platform's Flink cluster.
 
 A job is known by its name (pipeline.name). Every submission and savepoint is recorded in the
-lifecycle registry (job/registry.py), and `start` resumes from the newest consistent point of the
-job's lineage (job/resume.py): the customers' history (velocity, averages, devices) and the
+lifecycle registry (fraudlake_flink/registry.py), and `start` resumes from the newest consistent point of the
+job's lineage (fraudlake_flink/resume.py): the customers' history (velocity, averages, devices) and the
 pending Kafka transactions survive stops, crashes and rule changes.
 
-A checkpoint or savepoint only restores into the plan version (job/sql.py PLAN_VERSION) that wrote
+A checkpoint or savepoint only restores into the plan version (fraudlake_flink/sql.py PLAN_VERSION) that wrote
 it, and the registry knows each one's plan. After an upgrade that changes the plan, `start` refuses
 the old point with the way out (`--fresh`) rather than letting the job restart forever on state it
 cannot read.
@@ -25,22 +25,21 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from fraudlake.config import PROJECT_ROOT
-from fraudlake.job import prior
-from fraudlake.job.registry import JobRun, Registry, Savepoint, rules_sha256
-from fraudlake.job.resume import ResumePoint, resume_point
-from fraudlake.job.spec import PASSWORD_ENV, JobSpec
-from fraudlake.job.sql import PLAN_VERSION
-from fraudlake.job.storage import StateStorage, same_location
+from fraudlake.config import SOURCE_ROOTS
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.flink import Flink
 from fraudlake.platform.minio import Minio
 from fraudlake.platform.postgres import APP_ROLE, STREAM_ROLE, Postgres
 from fraudlake.rules import ruleset
+from fraudlake_flink import prior, ship
+from fraudlake_flink.registry import JobRun, Registry, Savepoint, rules_sha256
+from fraudlake_flink.resume import ResumePoint, resume_point
+from fraudlake_flink.spec import PASSWORD_ENV, JobSpec
+from fraudlake_flink.sql import PLAN_VERSION
+from fraudlake_flink.storage import StateStorage, same_location
 
 PROGRAM = Path(__file__).with_name("main.py")
-SOURCES = PROJECT_ROOT / "src"
 ACTIVE_STATES = {"CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "FAILING", "RECONCILING"}
 SAVEPOINT_TIMEOUT_S = 300
 
@@ -115,12 +114,12 @@ class Jobs:
         self, spec: JobSpec, savepoint: str | None = None, fresh: bool = False, started_by: str = ""
     ) -> Started:
         """Submit the job; it resumes from `savepoint`, else from the resume rule's point unless
-        `fresh`. Without one, the customers' earlier history is first taken from Bronze (job/prior.py)."""
+        `fresh`. Without one, the customers' earlier history is first taken from Bronze (prior.py)."""
         running = self.find(spec.name)
         if running:
             raise JobError(
                 f"job {spec.name} is already {running['state']} (id {running['jid']})",
-                fix=f"stop it first: fraudlake job stop --savepoint (or --name {spec.name})",
+                fix="stop it first: ./fraudlake job stop --savepoint",
             )
         rules = ruleset.load(Path(spec.rules_path))
         resume = self._explicit(spec.name, savepoint) if savepoint else None
@@ -183,10 +182,11 @@ class Jobs:
         command = ["bash", str(self.flink.home / "bin" / "flink"), "run", "-d"]
         if resume:
             command += ["-s", resume]
-        command += ["-pyfs", str(SOURCES), "-py", str(PROGRAM), "--spec", str(spec_file)]
+        shipped = ship.ship(self.ctx.data("jobs") / "pyfs")
+        command += ["-pyfs", str(shipped), "-py", str(PROGRAM), "--spec", str(spec_file)]
         env = self.flink.env()
         env |= {
-            "PYTHONPATH": f"{SOURCES}:{env['PYTHONPATH']}",
+            "PYTHONPATH": ":".join([*map(str, SOURCE_ROOTS), env["PYTHONPATH"]]),
             PASSWORD_ENV: Postgres(self.ctx).password(STREAM_ROLE),
         }
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)

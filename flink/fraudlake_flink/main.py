@@ -14,10 +14,10 @@ from pathlib import Path
 from pyflink.table import EnvironmentSettings, Row, TableEnvironment
 from pyflink.table.udf import udf
 
-from fraudlake.job.parse import parse_row
-from fraudlake.job.spec import PASSWORD_ENV, JobSpec
-from fraudlake.job.sql import PARSE_FUNCTION, job_sql, parsed_type
 from fraudlake.rules import ruleset
+from fraudlake_flink.parse import parse_row
+from fraudlake_flink.spec import PASSWORD_ENV, JobSpec
+from fraudlake_flink.sql import PARSE_FUNCTION, job_sql, parsed_type
 
 
 def parse_payment(raw: bytes | None, late_reason: str | None) -> Row:

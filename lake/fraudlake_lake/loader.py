@@ -11,7 +11,6 @@ loading twice changes nothing.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,11 +19,11 @@ from typing import Any
 from psycopg import Connection, sql
 
 from fraudlake.contract import Rejection
-from fraudlake.lake import bronze
-from fraudlake.lake.bronze import Batch
 from fraudlake.platform.minio import read_object, read_object_and_etag
+from fraudlake.topics import BRONZE_SCHEMA, bronze_table
+from fraudlake_lake import bronze
+from fraudlake_lake.bronze import Batch
 
-SCHEMA = "bronze"
 MANIFEST = "load_manifest"
 FETCHERS = 4
 """Objects of one batch fetched from MinIO at once (a backfill batch spans many event hours)."""
@@ -39,11 +38,6 @@ KAFKA_SQL = {
     "raw_value": "bytea",
 }
 KEY = ("kafka_topic", "kafka_partition", "kafka_offset")
-
-
-def table_name(topic: str) -> str:
-    """payment-scores -> payment_scores."""
-    return re.sub(r"[^a-z0-9_]", "_", topic.lower())
 
 
 def columns(kind: str) -> dict[str, str]:
@@ -67,11 +61,11 @@ ADDED_COLUMNS = {
 """Columns added after tables first existed, per table (`*`: every Bronze table)."""
 
 
-def ensure_tables(conn: Connection[Any], kind: str, schema: str = SCHEMA) -> None:
+def ensure_tables(conn: Connection[Any], kind: str, schema: str = BRONZE_SCHEMA) -> None:
     """Create the schema, the manifest and the topic's table, and add what an older version lacks.
     DDL runs only for what is missing: an ALTER takes an exclusive lock even when it changes
     nothing, and would queue behind every reader of the table (dbt, dashboards) and block them."""
-    table = table_name(kind)
+    table = bronze_table(kind)
     conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
     conn.execute(
         sql.SQL(
@@ -130,7 +124,7 @@ def load_new(
     client: Any,
     topics: Mapping[str, str] | None = None,
     bucket: str = bronze.BUCKET,
-    schema: str = SCHEMA,
+    schema: str = BRONZE_SCHEMA,
 ) -> Loaded:
     """Load every object of a complete batch that the manifest does not hold with its etag; each
     object in its own transaction (so `conn` must be in autocommit mode). A topic's rows go to the
@@ -152,7 +146,7 @@ def load_new(
                 for name, (data, etag) in zip(batch.objects, fetched, strict=True):
                     rows += _load_object(conn, schema, kind, batch, name, etag, data)
                     objects += 1
-    tables = list({table_name(kind) for kind in kinds.values()})
+    tables = list({bronze_table(kind) for kind in kinds.values()})
     in_manifest = conn.execute(
         sql.SQL("select count(*) from {} where table_name = any(%s)").format(manifest), (tables,)
     ).fetchone()
@@ -210,7 +204,7 @@ def _load_object(
     names = list(columns(kind))
     values = [table.column(n).to_pylist() for n in names]
     values[names.index("contract_error")] = contract_errors(kind, table)
-    target = sql.Identifier(schema, table_name(kind))
+    target = sql.Identifier(schema, bronze_table(kind))
     column_list = sql.SQL(", ").join(map(sql.Identifier, names))
     updates = sql.SQL(", ").join(
         [sql.SQL("{0} = excluded.{0}").format(sql.Identifier(n)) for n in names if n not in KEY]
@@ -233,6 +227,6 @@ def _load_object(
             "rows = excluded.rows, "
             "loaded_at = now()"
         ).format(sql.Identifier(schema, MANIFEST)),
-        (name, etag, batch.key, table_name(kind), table.num_rows),
+        (name, etag, batch.key, bronze_table(kind), table.num_rows),
     )
     return int(table.num_rows)

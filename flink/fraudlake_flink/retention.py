@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fraudlake.job.control import Jobs
-from fraudlake.job.registry import Registry, Savepoint
-from fraudlake.job.storage import StateStorage, Stored, same_location
+from fraudlake_flink.control import Jobs
+from fraudlake_flink.registry import Registry, Savepoint
+from fraudlake_flink.storage import StateStorage, Stored, same_location
 
 ABANDONED = timedelta(hours=1)
 """A row still `in_progress` this long after its trigger lost its recorder (the wait gives up

@@ -12,7 +12,7 @@ The rules_deploy DAG runs one task per step (`fraudlake rules deploy FILE` trigg
 4. health gate: every task RUNNING, checkpoints completing, decisions with the new rules version
    on payment-scores (read_committed), no restart, within a timeout;
 5. on a failure after the stop, roll back: the previous rules resume from the resume rule's point
-   (job/resume.py). That is the pre-deploy savepoint if the new job committed nothing, else the
+   (fraudlake_flink/resume.py). That is the pre-deploy savepoint if the new job committed nothing, else the
    new job's own latest checkpoint: restoring the pre-deploy savepoint after the new job had
    committed decisions would score those payments twice;
 6. record the deployment (ops.deployments) with its outcome.
@@ -27,13 +27,13 @@ from typing import Any
 
 import orjson
 
-from fraudlake.job.control import JobError, Jobs
-from fraudlake.job.registry import JobRun, rules_sha256
-from fraudlake.job.spec import JobSpec
-from fraudlake.job.sql import PLAN_VERSION
 from fraudlake.rules import ruleset
 from fraudlake.rules.history import velocity_count
 from fraudlake.rules.ruleset import RuleSet
+from fraudlake_flink.control import JobError, Jobs
+from fraudlake_flink.registry import JobRun, rules_sha256
+from fraudlake_flink.spec import JobSpec
+from fraudlake_flink.sql import PLAN_VERSION
 
 MIN_CHECKPOINTS = 2
 

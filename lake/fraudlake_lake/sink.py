@@ -28,10 +28,10 @@ from typing import Any, TypeVar, cast
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from minio import Minio as MinioClient
 
-from fraudlake.lake import bronze
-from fraudlake.lake.bronze import Batch, Message
 from fraudlake.platform.context import Context
 from fraudlake.platform.minio import Minio, read_object
+from fraudlake_lake import bronze
+from fraudlake_lake.bronze import Batch, Message
 
 log = logging.getLogger("fraudlake.sink")
 T = TypeVar("T")

@@ -44,14 +44,18 @@ def watch(ctx: Context, stream: str, last: int, follow: bool) -> int:
     topic = TOPICS[stream]
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        assignment = []
+        assignment, ends = [], {}
         for number in partitions:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, number), timeout=10)
             start = max(low, high - last) if last >= 0 else OFFSET_END
             assignment.append(TopicPartition(topic, number, start))
+            if start != OFFSET_END and start < high:
+                ends[number] = high
         consumer.assign(assignment)
         idle = 0
-        while follow or idle < 2:
+        # without --follow: up to the end offsets seen at the start (or 2 s of nothing, for a
+        # partition whose last records are transaction markers or an open transaction)
+        while follow or (ends and idle < 2):
             message = consumer.poll(1.0)
             if message is None:
                 idle += 1
@@ -60,9 +64,14 @@ def watch(ctx: Context, stream: str, last: int, follow: bool) -> int:
                 print(f"error: {message.error()}", file=sys.stderr)
                 return 1
             idle = 0
+            offset, partition = message.offset() or 0, message.partition()
+            if not follow and offset >= ends.get(partition, 0):
+                continue
             value = message.value()
             if value is not None:
                 print(render(stream, json.loads(value), message.timestamp()[1]), flush=True)
+            if not follow and offset + 1 >= ends.get(partition, 0):
+                ends.pop(partition, None)
     except KeyboardInterrupt:
         return 130
     finally:

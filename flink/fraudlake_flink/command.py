@@ -10,15 +10,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from fraudlake.job import demo
-from fraudlake.job.control import JobError, Jobs, Started
-from fraudlake.job.spec import JOB_NAME, JobSpec
-from fraudlake.job.sql import job_sql
 from fraudlake.platform.context import Context
 from fraudlake.platform.flink import Flink
 from fraudlake.platform.runner import Progress
 from fraudlake.rules import ruleset
+from fraudlake.simulator import demo
 from fraudlake.topics import FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS_DLQ
+from fraudlake_flink.control import JobError, Jobs, Started
+from fraudlake_flink.spec import JOB_NAME, JobSpec
+from fraudlake_flink.sql import job_sql
 
 
 def job(ctx: Context, args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ Pipeline (docs/decisions/0003-streaming-hot-path.md says why SQL):
     payments (Kafka, raw bytes; event-time watermark read from the JSON)
       -> parse_payment (Python UDF: the contract's parse)   -> rejected or late: payments-dlq
       -> lookup join on the customer profile (JDBC, cached)
-      -> lookup join on the customer's history before the job (JDBC, cached; job/prior.py)
+      -> lookup join on the customer's history before the job (JDBC, cached; fraudlake_flink/prior.py)
       -> customer totals   (OVER customer ROWS UNBOUNDED: payments, successes, success sum before this one)
       -> velocity          (OVER customer: LAG, the time since the payment N-1 payments back)
       -> device history    (OVER customer+device ROWS UNBOUNDED: seen before?)
@@ -24,18 +24,18 @@ from decimal import Decimal
 from typing import Any
 
 from fraudlake.contract import ALERT, DEAD_LETTER, DECISION, PAYMENT, SCHEMA_VERSION, Column, RecordType
-from fraudlake.job.parse import PARSED_FIELDS
-from fraudlake.job.spec import JobSpec
 from fraudlake.rules import sql as rules_sql
 from fraudlake.rules.definition import literal
 from fraudlake.rules.history import velocity_count
 from fraudlake.rules.ruleset import RuleSet
 from fraudlake.topics import TRANSACTION_MAX_TIMEOUT_MS
+from fraudlake_flink.parse import PARSED_FIELDS
+from fraudlake_flink.spec import JobSpec
 
 PARSE_FUNCTION = "parse_payment"
 PLAN_VERSION = 3
 """1: velocity as a 10-minute RANGE window; 2: velocity from the last min_payments payments (ROWS);
-3: the windows add the customer's history from before the job (job/prior.py), looked up; velocity
+3: the windows add the customer's history from before the job (fraudlake_flink/prior.py), looked up; velocity
 from LAG in a RANGE window (the ROWS window kept the last payments' whole rows: the heap ran out)."""
 ALERT_ID = "SUBSTRING(SHA256(CONCAT(payment_id, ':', rules_version)) FROM 1 FOR 32)"
 """contract.alert_id_of in SQL."""
@@ -74,7 +74,7 @@ def _kafka_sink(
         "value.fields-include": "EXCEPT_KEY",
         "value.json.encode.decimal-as-plain-number": "true",
         "sink.delivery-guarantee": guarantee,
-        # A checkpoint's transactions wait for the job to resume after a crash (job/resume.py): the
+        # A checkpoint's transactions wait for the job to resume after a crash (resume.py): the
         # broker aborts them after this, capped by its transaction.max.timeout.ms (platform/kafka.py).
         "properties.transaction.timeout.ms": str(TRANSACTION_MAX_TIMEOUT_MS),
     }
@@ -119,7 +119,7 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
         "execution.buffer-timeout.interval": "10 ms",
         "execution.checkpointing.interval": f"{spec.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
-        # a job that fails or is cancelled keeps its last checkpoint: job/resume.py restores it
+        # a job that fails or is cancelled keeps its last checkpoint: fraudlake_flink/resume.py restores it
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         # the parse UDF inside the TaskManager (pemja) instead of a Beam worker process
         "python.execution-mode": "thread",
@@ -183,7 +183,7 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
         )
     }
 )"""
-    # The history before the job (job/prior.py) never changes while the job runs: a customer absent
+    # The history before the job (prior.py) never changes while the job runs: a customer absent
     # from it stays absent, so misses are cached too, and each customer is queried about once.
     history_cache = {
         "lookup.cache": "PARTIAL",

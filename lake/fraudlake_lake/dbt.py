@@ -1,12 +1,10 @@
-"""dbt (the project in dbt/) in its own cached virtual environment, connected from the environment.
+"""dbt (the project in dbt/) run from its own venv (fraudlake.platform.dbt), as a subprocess.
 
-dbt-core and Airflow/Flink pin different libraries, so dbt lives in a venv of its own, keyed by its
-pins under the shared cache; the CLI and the lakehouse refresh call it as a subprocess.
+The CLI and the lakehouse refresh call it; it connects through environment variables.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -14,25 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from fraudlake.config import PROJECT_ROOT
-from fraudlake.platform import artifacts
+from fraudlake.platform import dbt as dbt_venv
 from fraudlake.platform.context import Context
 from fraudlake.platform.postgres import APP_ROLE, Endpoint, Postgres
 
 PROJECT = PROJECT_ROOT / "dbt"
-REQUIREMENTS = ("dbt-postgres==1.11.0", "dbt-core==1.11.16")
-"""Pinned together: unpinned, pip picks a dbt-core beta whose parser wants the internet (ENGINES.md)."""
-
-
-def venv(ctx: Context) -> Path:
-    key = hashlib.sha256("\n".join(REQUIREMENTS).encode()).hexdigest()[:10]
-    return ctx.cache("venvs", f"dbt-{key}")
-
-
-def install(ctx: Context) -> bool:
-    """Build the venv unless cached; True if it was built."""
-    return artifacts.ensure_dir(
-        venv(ctx), lambda dest: artifacts.python_venv("dbt", dest, list(REQUIREMENTS)), in_place=True
-    )
 
 
 def run(
@@ -45,7 +29,7 @@ def run(
     """`dbt ARGS` on the project, output captured. It connects to `endpoint` (default: the
     platform's owning role) and keeps target and logs in `state` (default: <home>/dbt), so that
     callers running side by side (the CLI, Airflow's tasks) do not share a target folder."""
-    install(ctx)
+    dbt_venv.install(ctx)
     db = endpoint or Postgres(ctx).endpoint(APP_ROLE)
     state = state or ctx.settings.home / "dbt"
     env = {
@@ -62,7 +46,7 @@ def run(
         "DBT_PACKAGES_INSTALL_PATH": str(state / "packages"),
     }
     argv = [
-        str(venv(ctx) / "bin" / "dbt"),
+        str(dbt_venv.venv(ctx) / "bin" / "dbt"),
         *args,
         "--project-dir",
         str(PROJECT),

@@ -11,10 +11,10 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from fraudlake.lake import bronze
-from fraudlake.lake.bronze import Batch
 from fraudlake.platform.context import Context
 from fraudlake.platform.minio import Minio, read_object
+from fraudlake_lake import bronze
+from fraudlake_lake.bronze import Batch
 
 
 def lake_stats(

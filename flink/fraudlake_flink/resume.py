@@ -7,7 +7,7 @@ one commits those transactions. Starting anew from the consumer group's committe
 would abort them, and the payments behind them would end with no decision (13 in one measured
 JobManager crash), so committed offsets only serve monitoring and the first start.
 
-The points are found in storage, not taken from the registry's word (job/storage.py): a savepoint
+The points are found in storage, not taken from the registry's word (fraudlake_flink/storage.py): a savepoint
 that completed while its recorder died or timed out still counts, and checkpoints and savepoints
 are dated by the same clock. Resuming from anything older than the newest point would score the
 payments after it twice. The registry says which runs form the lineage (it begins at the newest
@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from fraudlake.job.registry import JobRun, Registry
-from fraudlake.job.storage import StateStorage, same_location
+from fraudlake_flink.registry import JobRun, Registry
+from fraudlake_flink.storage import StateStorage, same_location
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ which schemas a run covers: the platform's by default, private ones in tests (as
 Gold is published by dbt's own build-then-swap: a table model is built beside the old one and
 renamed over it in one transaction, and `dbt build` skips every model downstream of a failing
 test. The quality gates sit on staging and silver, so a bad batch stops before Gold, which keeps
-its last good state (docs/decisions/0006-publishing-gold.md).
+its last good state (docs/decisions/0006-lakehouse-refresh-and-publishing-gold.md).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from typing import Any
 from psycopg import sql
 
 from fraudlake import ops
-from fraudlake.lake import bronze, dbt, loader
 from fraudlake.platform.context import Context
 from fraudlake.platform.postgres import Endpoint
+from fraudlake.topics import BRONZE_SCHEMA
+from fraudlake_lake import bronze, dbt, loader
 
 
 class RefreshError(RuntimeError):
@@ -35,7 +36,7 @@ class Scope:
     topics: dict[str, str] = field(default_factory=lambda: {t: t for t in bronze.RECORDS})
     """Topic read from Bronze -> the platform topic whose table its rows go to."""
     bucket: str = bronze.BUCKET
-    bronze_schema: str = loader.SCHEMA
+    bronze_schema: str = BRONZE_SCHEMA
     schema_prefix: str = ""
     """Prefix of the staging/silver/gold schemas."""
     reload_lookback_minutes: int = 15

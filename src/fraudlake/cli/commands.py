@@ -1,0 +1,333 @@
+"""One handler per `fraudlake` command: `(context, parsed arguments) -> exit code`.
+
+Engine code is imported inside the handlers, so `fraudlake status` does not pay for PyArrow or the
+job's SQL generation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fraudlake.platform import runner
+from fraudlake.platform.context import Context
+from fraudlake.platform.process import tail
+
+Handler = Callable[[Context, argparse.Namespace], int]
+
+
+def up(ctx: Context, args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    print(f"fraudlake up (state in {ctx.settings.home})")
+    skip = frozenset({"superset"} if args.no_superset else ())
+    runner.up(ctx, sys.stdout, skip)
+    report = runner.status(ctx, show_secrets=True)
+    down = [name for name, entry in report.items() if entry["status"] != "up" and name not in skip]
+    if down:
+        print(_table(report))
+        print(f"\nerror: not healthy after start: {', '.join(down)}", file=sys.stderr)
+        return 1
+    notes: list[str] = []
+    if not args.no_job:
+        from fraudlake_flink import command as job_command
+
+        notes = job_command.start_with_platform(ctx, sys.stdout, demo_traffic=not args.no_demo)
+    if not args.no_sink:
+        notes += _start_sink(ctx)
+    if not args.no_superset:
+        from fraudlake.platform.superset import DASHBOARDS, Superset
+
+        url = Superset(ctx).url
+        notes.append("dashboards: " + "  ".join(f"{url}/superset/dashboard/{slug}/" for slug in DASHBOARDS))
+    print(f"\nplatform up in {time.monotonic() - started:.1f}s\n")
+    print(_table(report))
+    for note in notes:
+        print(note)
+    return 0
+
+
+def down(ctx: Context, args: argparse.Namespace) -> int:
+    from fraudlake_flink import command as job_command
+
+    job_command.stop_with_platform(ctx, sys.stdout)
+    _stop_sink(ctx)
+    runner.down(ctx, sys.stdout)
+    return 0
+
+
+def status(ctx: Context, args: argparse.Namespace) -> int:
+    report = runner.status(ctx, show_secrets=args.show_secrets)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_status(report)
+        if report["flink"]["status"] == "up":
+            from fraudlake_flink.command import job_line
+
+            print(f"\n{job_line(ctx)}")
+        from fraudlake_lake import service
+
+        pid = service.daemon(ctx).running()
+        state = f"running, pid {pid}" if pid else "not running (./fraudlake up starts it)"
+        print(f"bronze sink: {state}")
+    return 0 if all(entry["status"] == "up" for entry in report.values()) else 3
+
+
+def reset(ctx: Context, args: argparse.Namespace) -> int:
+    ask = (lambda _q: True) if args.yes else _ask
+
+    def confirm(question: str) -> bool:
+        if not ask(question):
+            return False
+        from fraudlake.simulator import demo
+
+        demo.stop(ctx)  # the daemons write into what is about to be wiped
+        _stop_sink(ctx)
+        return True
+
+    return 0 if runner.reset(ctx, sys.stdout, confirm) else 1
+
+
+def simulate(ctx: Context, args: argparse.Namespace) -> int:
+    from fraudlake.simulator.command import simulate as run_simulation
+
+    return run_simulation(ctx, args)
+
+
+def watch(ctx: Context, args: argparse.Namespace) -> int:
+    from fraudlake.cli.watch import watch as follow_stream
+
+    return follow_stream(ctx, args.stream, args.last, args.follow)
+
+
+def sink(ctx: Context, args: argparse.Namespace) -> int:
+    from fraudlake_lake.sink import run_forever
+
+    return run_forever(ctx)
+
+
+def job(ctx: Context, args: argparse.Namespace) -> int:
+    from fraudlake_flink.command import job as job_command
+
+    return job_command(ctx, args)
+
+
+def rules(ctx: Context, args: argparse.Namespace) -> int:
+    from fraudlake_flink.command import deploy_conf, last_deployment
+
+    code, run_id = _trigger(ctx, "rules_deploy", args.wait, deploy_conf(ctx, args.file, args.gate_timeout))
+    if args.wait:
+        print(last_deployment(ctx, run_id))
+    return code
+
+
+def _lake_load(ctx: Context) -> int:
+    from fraudlake.platform.minio import Minio
+    from fraudlake.platform.postgres import APP_ROLE, Postgres
+    from fraudlake_lake import refresh
+
+    loaded = refresh.load(Postgres(ctx).endpoint(APP_ROLE), Minio(ctx).client(), refresh.Scope())
+    print(f"  loaded {loaded.objects:,} objects ({loaded.rows:,} rows); {loaded.skipped:,} already loaded")
+    return 0
+
+
+def lake(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "load":
+        return _lake_load(ctx)
+    from fraudlake_lake.stats import lake_stats, render
+
+    report = lake_stats(ctx)
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 0
+
+
+def lakehouse(ctx: Context, args: argparse.Namespace) -> int:
+    """`lakehouse build` (load, then dbt build) or `lakehouse docs`, in the foreground on the
+    platform's own Bronze and schemas; `lakehouse refresh` through Airflow."""
+    step = args.action
+    if step == "refresh":
+        return _trigger(ctx, "lakehouse_refresh", args.wait)[0]
+    from fraudlake.platform.postgres import APP_ROLE, Postgres
+    from fraudlake_lake import refresh
+
+    if step == "build":
+        _lake_load(ctx)
+    db, scope, state = Postgres(ctx).endpoint(APP_ROLE), refresh.Scope(), ctx.settings.home / "dbt"
+    try:
+        if step == "build":
+            print(refresh.build(ctx, db, scope, state))
+        else:
+            print(f"  dbt docs: file://{refresh.docs(ctx, db, scope, state)}")
+    except refresh.RefreshError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _trigger(ctx: Context, dag_id: str, wait: bool, conf: dict[str, Any] | None = None) -> tuple[int, str]:
+    """A run of an Airflow DAG through its REST API; with `wait`, its outcome and failed tasks.
+    The exit code and the run's id."""
+    from fraudlake.platform.airflow import Airflow
+
+    airflow = Airflow(ctx)
+    run_id = airflow.trigger(dag_id, conf)
+    print(f"  triggered {dag_id} run {run_id}: {airflow.url}/dags/{dag_id}")
+    if not wait:
+        return 0, run_id
+    run = airflow.wait_for_run(dag_id, run_id)
+    print(f"  {run.state} in {run.seconds:.0f}s")
+    for task, excerpt in run.failures.items():
+        print(f"  task {task} failed:\n    " + "\n    ".join(excerpt), file=sys.stderr)
+    return (0 if run.state == "success" else 1), run_id
+
+
+def _start_sink(ctx: Context) -> list[str]:
+    from fraudlake.platform.runner import Progress
+    from fraudlake_lake import service
+
+    with Progress(sys.stdout).step("start bronze sink") as notes:
+        notes.append(f"pid {service.start(ctx)}")
+    log = service.daemon(ctx).log_file
+    return [f"bronze sink: every topic into s3://bronze as Parquet (./fraudlake lake stats; log {log})"]
+
+
+def _stop_sink(ctx: Context) -> None:
+    from fraudlake.platform.runner import Progress
+    from fraudlake_lake import service
+
+    with Progress(sys.stdout).step("stop bronze sink") as notes:
+        notes.append("flushed and stopped" if service.stop(ctx) else "was not running")
+
+
+def score(ctx: Context, args: argparse.Namespace) -> int:
+    from fraudlake.platform.postgres import STREAM_ROLE, Postgres
+    from fraudlake.rules import batch, ruleset
+    from fraudlake.rules.history import PriorActivity
+
+    try:
+        rules = ruleset.load(args.rules) if args.rules else ruleset.load()
+    except ruleset.RulesError as exc:
+        print(f"error: rules: {exc}", file=sys.stderr)
+        return 2
+    prior: list[PriorActivity] = []
+    if args.profiles:
+        profiles = batch.read_profiles(args.profiles)
+    if not args.profiles or args.history_of:
+        with Postgres(ctx).connect(STREAM_ROLE) as conn:
+            profiles = profiles if args.profiles else batch.profiles_from_postgres(conn)
+            prior = batch.prior_from_postgres(conn, args.history_of) if args.history_of else []
+    count = batch.score_file(args.input, args.output, rules, profiles, prior)
+    print(f"  {count:,} decisions (rules {rules.version}) written to {args.output}")
+    return 0
+
+
+def superset(ctx: Context, args: argparse.Namespace) -> int:
+    from fraudlake.dashboards import bundle, importer
+    from fraudlake.platform.superset import Superset
+
+    superset = Superset(ctx)
+    if args.action == "import":
+        done = superset.import_dashboards()
+        objects = ", ".join(f"{count} {kind}s" for kind, count in done.objects.items())
+        deleted = ", ".join(f"{count} {kind}s" for kind, count in done.deleted.items() if count) or "nothing"
+        print(f"  imported {objects} from {bundle.ASSETS}; deleted {deleted}")
+        for refused in done.kept:
+            print(f"  not deleted (kept for the next import): {refused}", file=sys.stderr)
+        return 0
+    changed = importer.export_tree(superset.client())
+    print(
+        f"  {len(changed)} files changed under {bundle.ASSETS}" + "".join(f"\n    {path}" for path in changed)
+    )
+    if changed:
+        print("  review them (git diff superset/) and commit")
+    return 0
+
+
+def _ask(question: str) -> bool:
+    if not sys.stdin.isatty():
+        print(f"{question} Refusing without a terminal: pass --yes.", file=sys.stderr)
+        return False
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _endpoint(name: str, connection: dict[str, Any]) -> tuple[str, str]:
+    """(where, credentials) for the summary table."""
+    if name == "postgres":
+        roles = connection["roles"]
+        where = f"{connection['host']}:{connection['port']}/{connection['database']}"
+        creds = ", ".join(f"{r['user']}/{r.get('password', '***')}" for r in roles.values())
+        return where, creds
+    if name == "kafka":
+        return connection["bootstrap_servers"], "none (PLAINTEXT on localhost)"
+    if name == "minio":
+        secret = connection.get("secret_key", "***")
+        return f"{connection['endpoint']}  console {connection['console']}", (
+            f"{connection['access_key']}/{secret}"
+        )
+    if name in ("airflow", "superset"):
+        return connection["url"], f"{connection['user']}/{connection.get('password', '***')}"
+    return f"{connection['web_ui']}  ({connection['task_slots']} slots)", "none"
+
+
+def _table(report: dict[str, dict[str, Any]]) -> str:
+    rows = [("SERVICE", "STATUS", "ADDRESS", "CREDENTIALS")]
+    for name, entry in report.items():
+        where, creds = _endpoint(name, entry["connection"])
+        rows.append((name, entry["status"], where, creds))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows
+    )
+
+
+def _print_status(report: dict[str, dict[str, Any]]) -> None:
+    print(_table(report))
+    for name, entry in report.items():
+        if entry["status"] != "up":
+            print(f"\n{name} is down: {entry['reason']}")
+            for line in entry["last_log_lines"]:
+                print(f"    {line}")
+
+
+def logs(ctx: Context, args: argparse.Namespace) -> int:
+    name, lines, follow = args.service, args.lines, args.follow
+    from fraudlake.simulator import demo
+    from fraudlake_lake import service as sink
+
+    daemons = {"sink": sink.daemon, "demo": demo.daemon}
+    if name in daemons:
+        files = [daemons[name](ctx).log_file]
+    else:
+        service = runner.service_by_name(ctx, name)
+        files = [service.log_file(proc) for proc in service.processes]
+    for path in files:
+        if len(files) > 1:
+            print(f"==> {path} <==")
+        for line in tail(path, lines):
+            print(line)
+    if follow:
+        return subprocess.call(["tail", "-n0", "-F", *map(str, files)])
+    return 0
+
+
+COMMANDS: dict[str, Handler] = {
+    "up": up,
+    "down": down,
+    "status": status,
+    "logs": logs,
+    "simulate": simulate,
+    "score": score,
+    "job": job,
+    "rules": rules,
+    "watch": watch,
+    "sink": sink,
+    "lake": lake,
+    "lakehouse": lakehouse,
+    "superset": superset,
+    "reset": reset,
+}
