@@ -1,5 +1,10 @@
 """All configuration of fraudlake, read from environment variables in one place.
 
+Each variable is declared once, as a field of `Settings` (its type, default and doc); the parsing,
+the error messages, the README's table and `.env.example` all come from that declaration
+(`python -m fraudlake.config readme|env` prints the generated parts; a test keeps them equal).
+It is plain pydantic over the mapping it is given rather than pydantic-settings' own env source:
+tests pass environments as mappings, and the cache folder's default reads XDG_CACHE_HOME from it.
 Every variable has a local default that works on a developer machine; a bad value stops with a
 message naming the variable. Secrets never live here: they are generated on first `up` and kept in
 the state folder (see `fraudlake.platform.secrets`).
@@ -8,236 +13,225 @@ the state folder (see `fraudlake.platform.secrets`).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from fraudlake.validation import between, message, refuse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SOURCE_ROOTS = tuple(PROJECT_ROOT / room for room in ("src", "flink", "lake"))
 """Where fraudlake's packages live in a checkout: the PYTHONPATH of the engines that import them."""
+PREFIX = "FRAUDLAKE_"
 
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the variable."""
 
 
-@dataclass(frozen=True)
-class Variable:
-    """One documented environment variable and its default."""
+def _memory(value: str) -> str:
+    value = value.lower()
+    number, unit = value[:-1], value[-1:]
+    if unit not in ("m", "g") or not number.isdigit() or int(number) == 0:
+        raise refuse("a size such as 512m or 2g", value)
+    return value
 
-    name: str
-    default: str
-    help: str
+
+def _identifier(value: str) -> str:
+    if not value.replace("_", "").isalnum() or not value[0].isalpha():
+        raise refuse("letters, digits and '_' (a SQL name)", value)
+    return value
 
 
-VARIABLES: tuple[Variable, ...] = (
-    Variable("FRAUDLAKE_HOME", "<checkout>/.fraudlake", "State folder: data, logs, pid files, secrets"),
-    Variable("FRAUDLAKE_CACHE_DIR", "~/.cache/fraudlake", "Shared cache of jars, binaries, venvs"),
-    Variable("FRAUDLAKE_BIND_HOST", "127.0.0.1", "Address every service listens on"),
-    Variable("FRAUDLAKE_JAVA_HOME", "(a Java 17 JDK found on the machine)", "JDK for Kafka/Flink"),
-    Variable("FRAUDLAKE_PG_PORT", "15432", "PostgreSQL port"),
-    Variable("FRAUDLAKE_PG_OS_USER", "fraudlake", "OS user that runs PostgreSQL when run as root"),
-    Variable("FRAUDLAKE_PG_BIN_DIR", "/usr/lib/postgresql/15/bin", "PostgreSQL server binaries"),
-    Variable("FRAUDLAKE_PG_DATABASE", "fraudlake", "Platform database"),
-    Variable("FRAUDLAKE_KAFKA_PORT", "19092", "Kafka client (PLAINTEXT) port"),
-    Variable("FRAUDLAKE_KAFKA_CONTROLLER_PORT", "19093", "Kafka KRaft controller port"),
-    Variable("FRAUDLAKE_KAFKA_HEAP", "512m", "Kafka broker JVM heap (-Xmx)"),
-    Variable("FRAUDLAKE_MINIO_PORT", "19000", "MinIO S3 API port"),
-    Variable("FRAUDLAKE_MINIO_CONSOLE_PORT", "19001", "MinIO web console port"),
-    Variable("FRAUDLAKE_FLINK_REST_PORT", "18081", "Flink REST API and Web UI port"),
-    Variable("FRAUDLAKE_FLINK_RPC_PORT", "16123", "Flink JobManager RPC port"),
-    Variable("FRAUDLAKE_FLINK_BLOB_PORT", "16124", "Flink blob server port"),
-    Variable("FRAUDLAKE_FLINK_TM_RPC_PORT", "16125", "Flink TaskManager RPC port"),
-    Variable("FRAUDLAKE_FLINK_TM_DATA_PORT", "16126", "Flink TaskManager data port"),
-    Variable("FRAUDLAKE_FLINK_TASK_SLOTS", "4", "Slots of the TaskManager"),
-    Variable("FRAUDLAKE_FLINK_JM_MEMORY", "1024m", "JobManager total process memory"),
-    Variable("FRAUDLAKE_FLINK_TM_MEMORY", "1536m", "TaskManager total process memory"),
-    Variable("FRAUDLAKE_FLINK_STATE_STORAGE", "s3", "Checkpoints/savepoints: s3 (MinIO) or local"),
-    Variable("FRAUDLAKE_AIRFLOW_PORT", "18080", "Airflow UI and REST API port"),
-    Variable("FRAUDLAKE_AIRFLOW_PARALLELISM", "2", "Airflow task slots (each a pre-forked worker)"),
-    Variable("FRAUDLAKE_SUPERSET_PORT", "18088", "Superset dashboards (UI and REST API) port"),
-    Variable(
-        "FRAUDLAKE_SUPERSET_THREADS", "4", "Superset web server threads (one gunicorn worker: ~300 MB idle)"
-    ),
-    Variable(
-        "FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES",
-        "3",
-        "lakehouse_refresh runs every this many minutes (3: alert -> Gold within 5 min, decision 0007)",
-    ),
-    Variable("FRAUDLAKE_START_TIMEOUT", "120", "Seconds to wait for one service to become ready"),
-    Variable("FRAUDLAKE_JOB_RULES", "(the packaged rules v1)", "Rules file the scoring job starts with"),
-    Variable("FRAUDLAKE_JOB_PARALLELISM", "1", "Parallelism of the scoring job (<= payments partitions)"),
-    Variable("FRAUDLAKE_JOB_GROUP_ID", "fraudlake-scoring", "Kafka consumer group of the scoring job"),
-    Variable("FRAUDLAKE_JOB_WATERMARK_DELAY_MS", "200", "Out-of-order bound; later payments go to the DLQ"),
-    Variable(
-        "FRAUDLAKE_JOB_IDLE_TIMEOUT_MS", "30000", "A partition silent this long stops holding event time back"
-    ),
-    Variable(
-        "FRAUDLAKE_JOB_CHECKPOINT_INTERVAL_MS",
-        "20000",
+def _choice(*allowed: str) -> BeforeValidator:
+    def check(value: Any) -> str:
+        chosen = str(value).lower()
+        if chosen not in allowed:
+            raise refuse(f"one of {', '.join(a or '(none)' for a in allowed)}", chosen)
+        return chosen
+
+    return BeforeValidator(check)
+
+
+def _resolved(path: Path) -> Path:
+    return path.expanduser().resolve()
+
+
+def _expanded(path: Path | None) -> Path | None:
+    return path.expanduser() if path else None
+
+
+Port = Annotated[int, between(1, 65535)]
+Memory = Annotated[str, AfterValidator(_memory)]
+Folder = Annotated[Path, AfterValidator(_resolved)]
+OptionalPath = Annotated[Path | None, AfterValidator(_expanded)]
+
+
+def setting(default: Any, doc: str, *, shown: str | None = None, section: str = "platform") -> Any:
+    """A variable's declaration: its default, what it sets, how the docs show the default
+    (`shown`, when the default is computed) and its `.env.example` section."""
+    return Field(default, description=doc, json_schema_extra={"shown": shown, "section": section})
+
+
+class Settings(BaseModel):
+    """Resolved configuration: field `pg_port` is variable FRAUDLAKE_PG_PORT. Build it with
+    `Settings.from_env()`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, validate_default=True)
+
+    home: Folder = setting(
+        PROJECT_ROOT / ".fraudlake",
+        "State folder: data, logs, pid files, secrets",
+        shown="<checkout>/.fraudlake",
+    )
+    cache_dir: Folder = setting(None, "Shared cache of jars, binaries, venvs", shown="~/.cache/fraudlake")
+    bind_host: str = setting("127.0.0.1", "Address every service listens on")
+    java_home: OptionalPath = setting(
+        None, "JDK for Kafka/Flink", shown="(a Java 17 JDK found on the machine)"
+    )
+    pg_port: Port = setting(15432, "PostgreSQL port")
+    pg_os_user: str = setting("fraudlake", "OS user that runs PostgreSQL when run as root")
+    pg_bin_dir: Folder = setting(Path("/usr/lib/postgresql/15/bin"), "PostgreSQL server binaries")
+    pg_database: Annotated[str, AfterValidator(_identifier)] = setting("fraudlake", "Platform database")
+    kafka_port: Port = setting(19092, "Kafka client (PLAINTEXT) port")
+    kafka_controller_port: Port = setting(19093, "Kafka KRaft controller port")
+    kafka_heap: Memory = setting("512m", "Kafka broker JVM heap (-Xmx)")
+    minio_port: Port = setting(19000, "MinIO S3 API port")
+    minio_console_port: Port = setting(19001, "MinIO web console port")
+    flink_rest_port: Port = setting(18081, "Flink REST API and Web UI port")
+    flink_rpc_port: Port = setting(16123, "Flink JobManager RPC port")
+    flink_blob_port: Port = setting(16124, "Flink blob server port")
+    flink_tm_rpc_port: Port = setting(16125, "Flink TaskManager RPC port")
+    flink_tm_data_port: Port = setting(16126, "Flink TaskManager data port")
+    flink_task_slots: Annotated[int, between(1, 64)] = setting(4, "Slots of the TaskManager")
+    flink_jm_memory: Memory = setting("1024m", "JobManager total process memory")
+    flink_tm_memory: Memory = setting("1536m", "TaskManager total process memory")
+    flink_state_storage: Annotated[str, _choice("s3", "local")] = setting(
+        "s3", "Checkpoints/savepoints: s3 (MinIO) or local"
+    )
+    airflow_port: Port = setting(18080, "Airflow UI and REST API port")
+    airflow_parallelism: Annotated[int, between(1, 64)] = setting(
+        2, "Airflow task slots (each a pre-forked worker)"
+    )
+    superset_port: Port = setting(18088, "Superset dashboards (UI and REST API) port")
+    superset_threads: Annotated[int, between(1, 64)] = setting(
+        4, "Superset web server threads (one gunicorn worker: ~300 MB idle)"
+    )
+    lakehouse_interval_minutes: Annotated[int, between(1, 1440)] = setting(
+        3, "lakehouse_refresh runs every this many minutes (3: alert -> Gold within 5 min, decision 0007)"
+    )
+    start_timeout: Annotated[int, between(5, 3600)] = setting(
+        120, "Seconds to wait for one service to become ready"
+    )
+    job_rules: OptionalPath = setting(
+        None, "Rules file the scoring job starts with", shown="(the packaged rules v1)", section="job"
+    )
+    job_parallelism: Annotated[int, between(1, 64)] = setting(
+        1, "Parallelism of the scoring job (<= payments partitions)", section="job"
+    )
+    job_group_id: str = setting("fraudlake-scoring", "Kafka consumer group of the scoring job", section="job")
+    job_watermark_delay_ms: Annotated[int, between(0, 3_600_000)] = setting(
+        200, "Out-of-order bound; later payments go to the DLQ", section="job"
+    )
+    job_idle_timeout_ms: Annotated[int, between(1, 3_600_000)] = setting(
+        30000, "A partition silent this long stops holding event time back", section="job"
+    )
+    job_checkpoint_interval_ms: Annotated[int, between(100, 3_600_000)] = setting(
+        20000,
         "Checkpoints = Kafka transaction commits (decision 0004: the alerts' p99 against read_committed lag)",
-    ),
-    Variable("FRAUDLAKE_JOB_STATE_TTL_DAYS", "90", "Customer history idle this long is forgotten"),
-    Variable("FRAUDLAKE_JOB_PROFILE_CACHE_S", "600", "How long a looked-up customer profile is cached"),
-    Variable(
-        "FRAUDLAKE_JOB_ALERTS_DELIVERY", "at-least-once", "fraud-alerts sink: at-least-once or exactly-once"
-    ),
-    Variable(
-        "FRAUDLAKE_SAVEPOINT_INTERVAL_MINUTES",
-        "60",
-        "flink_savepoints takes a savepoint every this many minutes",
-    ),
-    Variable("FRAUDLAKE_SAVEPOINT_KEEP", "10", "Savepoints kept at least (the newest completed ones)"),
-    Variable("FRAUDLAKE_SAVEPOINT_MAX_AGE_HOURS", "24", "... and every savepoint younger than this"),
-    Variable(
-        "FRAUDLAKE_DEPLOY_GATE_TIMEOUT_S",
-        "300",
+        section="job",
+    )
+    job_state_ttl_days: Annotated[int, between(1, 3650)] = setting(
+        90, "Customer history idle this long is forgotten", section="job"
+    )
+    job_profile_cache_s: Annotated[int, between(0, 86_400)] = setting(
+        600, "How long a looked-up customer profile is cached", section="job"
+    )
+    job_alerts_delivery: Annotated[str, _choice("at-least-once", "exactly-once")] = setting(
+        "at-least-once", "fraud-alerts sink: at-least-once or exactly-once", section="job"
+    )
+    savepoint_interval_minutes: Annotated[int, between(1, 10_080)] = setting(
+        60, "flink_savepoints takes a savepoint every this many minutes", section="job"
+    )
+    savepoint_keep: Annotated[int, between(1, 1000)] = setting(
+        10, "Savepoints kept at least (the newest completed ones)", section="job"
+    )
+    savepoint_max_age_hours: Annotated[int, between(0, 8760)] = setting(
+        24, "... and every savepoint younger than this", section="job"
+    )
+    deploy_gate_timeout_s: Annotated[int, between(1, 3600)] = setting(
+        300,
         "rules_deploy: seconds the new rules have to prove healthy before the deploy rolls back",
-    ),
-    Variable("FRAUDLAKE_DEMO_RATE", "20", "Payments/s of the demo traffic `up` starts (0: none)"),
-    Variable(
-        "FRAUDLAKE_SINK_GROUP_ID", "fraudlake-bronze", "Kafka group whose offsets the Bronze sink commits"
-    ),
-    Variable(
-        "FRAUDLAKE_SINK_FLUSH_ROWS", "50000", "Bronze sink: write a partition's batch at this many rows"
-    ),
-    Variable(
-        "FRAUDLAKE_SINK_FLUSH_SECONDS", "60", "Bronze sink: ... or when its oldest record waited this long"
-    ),
-    Variable(
-        "FRAUDLAKE_SINK_CRASH_AT",
-        "(none)",
+        section="job",
+    )
+    demo_rate: Annotated[int, between(0, 100_000)] = setting(
+        20, "Payments/s of the demo traffic `up` starts (0: none)", section="job"
+    )
+    sink_group_id: str = setting(
+        "fraudlake-bronze", "Kafka group whose offsets the Bronze sink commits", section="job"
+    )
+    sink_flush_rows: Annotated[int, between(1, 10_000_000)] = setting(
+        50000, "Bronze sink: write a partition's batch at this many rows", section="job"
+    )
+    sink_flush_seconds: Annotated[int, between(1, 86_400)] = setting(
+        60, "Bronze sink: ... or when its oldest record waited this long", section="job"
+    )
+    sink_crash_at: Annotated[str, _choice("", "before-upload", "mid-upload", "after-upload")] = setting(
+        "",
         "Tests only: kill the sink at before-upload, mid-upload or after-upload",
-    ),
-)
+        shown="(none)",
+        section="job",
+    )
 
-
-@dataclass(frozen=True)
-class Settings:
-    """Resolved configuration. Build it with `Settings.from_env()`."""
-
-    home: Path
-    cache_dir: Path
-    bind_host: str
-    java_home: Path | None
-    pg_port: int
-    pg_os_user: str
-    pg_bin_dir: Path
-    pg_database: str
-    kafka_port: int
-    kafka_controller_port: int
-    kafka_heap: str
-    minio_port: int
-    minio_console_port: int
-    flink_rest_port: int
-    flink_rpc_port: int
-    flink_blob_port: int
-    flink_tm_rpc_port: int
-    flink_tm_data_port: int
-    flink_task_slots: int
-    flink_jm_memory: str
-    flink_tm_memory: str
-    flink_state_storage: str
-    airflow_port: int
-    airflow_parallelism: int
-    superset_port: int
-    superset_threads: int
-    lakehouse_interval_minutes: int
-    start_timeout: int
-    job_rules: Path | None
-    job_parallelism: int
-    job_group_id: str
-    job_watermark_delay_ms: int
-    job_idle_timeout_ms: int
-    job_checkpoint_interval_ms: int
-    job_state_ttl_days: int
-    job_profile_cache_s: int
-    job_alerts_delivery: str
-    savepoint_interval_minutes: int
-    savepoint_keep: int
-    savepoint_max_age_hours: int
-    deploy_gate_timeout_s: int
-    demo_rate: int
-    sink_group_id: str
-    sink_flush_rows: int
-    sink_flush_seconds: int
-    sink_crash_at: str
+    @field_validator("cache_dir", mode="before")
+    @classmethod
+    def _cache_default(cls, value: Any, info: ValidationInfo) -> Any:
+        """Unset: under XDG_CACHE_HOME, else ~/.cache, of the environment read."""
+        if value is not None:
+            return value
+        env: Mapping[str, str] = (info.context or {}).get("env", {})
+        xdg = env.get("XDG_CACHE_HOME")
+        base = Path(xdg) if xdg else Path(env.get("HOME", str(Path.home()))) / ".cache"
+        return base / "fraudlake"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        reader = _Reader(env)
-        settings = cls(
-            home=reader.path("FRAUDLAKE_HOME", PROJECT_ROOT / ".fraudlake"),
-            cache_dir=reader.path("FRAUDLAKE_CACHE_DIR", _default_cache(env)),
-            bind_host=reader.text("FRAUDLAKE_BIND_HOST"),
-            java_home=reader.optional_path("FRAUDLAKE_JAVA_HOME"),
-            pg_port=reader.port("FRAUDLAKE_PG_PORT"),
-            pg_os_user=reader.text("FRAUDLAKE_PG_OS_USER"),
-            pg_bin_dir=reader.path("FRAUDLAKE_PG_BIN_DIR"),
-            pg_database=reader.identifier("FRAUDLAKE_PG_DATABASE"),
-            kafka_port=reader.port("FRAUDLAKE_KAFKA_PORT"),
-            kafka_controller_port=reader.port("FRAUDLAKE_KAFKA_CONTROLLER_PORT"),
-            kafka_heap=reader.memory("FRAUDLAKE_KAFKA_HEAP"),
-            minio_port=reader.port("FRAUDLAKE_MINIO_PORT"),
-            minio_console_port=reader.port("FRAUDLAKE_MINIO_CONSOLE_PORT"),
-            flink_rest_port=reader.port("FRAUDLAKE_FLINK_REST_PORT"),
-            flink_rpc_port=reader.port("FRAUDLAKE_FLINK_RPC_PORT"),
-            flink_blob_port=reader.port("FRAUDLAKE_FLINK_BLOB_PORT"),
-            flink_tm_rpc_port=reader.port("FRAUDLAKE_FLINK_TM_RPC_PORT"),
-            flink_tm_data_port=reader.port("FRAUDLAKE_FLINK_TM_DATA_PORT"),
-            flink_task_slots=reader.integer("FRAUDLAKE_FLINK_TASK_SLOTS", low=1, high=64),
-            flink_jm_memory=reader.memory("FRAUDLAKE_FLINK_JM_MEMORY"),
-            flink_tm_memory=reader.memory("FRAUDLAKE_FLINK_TM_MEMORY"),
-            flink_state_storage=reader.choice("FRAUDLAKE_FLINK_STATE_STORAGE", ("s3", "local")),
-            airflow_port=reader.port("FRAUDLAKE_AIRFLOW_PORT"),
-            airflow_parallelism=reader.integer("FRAUDLAKE_AIRFLOW_PARALLELISM", low=1, high=64),
-            superset_port=reader.port("FRAUDLAKE_SUPERSET_PORT"),
-            superset_threads=reader.integer("FRAUDLAKE_SUPERSET_THREADS", low=1, high=64),
-            lakehouse_interval_minutes=reader.integer(
-                "FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES", low=1, high=1440
-            ),
-            start_timeout=reader.integer("FRAUDLAKE_START_TIMEOUT", low=5, high=3600),
-            job_rules=reader.optional_path("FRAUDLAKE_JOB_RULES"),
-            job_parallelism=reader.integer("FRAUDLAKE_JOB_PARALLELISM", low=1, high=64),
-            job_group_id=reader.text("FRAUDLAKE_JOB_GROUP_ID"),
-            job_watermark_delay_ms=reader.integer("FRAUDLAKE_JOB_WATERMARK_DELAY_MS", low=0, high=3_600_000),
-            job_idle_timeout_ms=reader.integer("FRAUDLAKE_JOB_IDLE_TIMEOUT_MS", low=1, high=3_600_000),
-            job_checkpoint_interval_ms=reader.integer(
-                "FRAUDLAKE_JOB_CHECKPOINT_INTERVAL_MS", low=100, high=3_600_000
-            ),
-            job_state_ttl_days=reader.integer("FRAUDLAKE_JOB_STATE_TTL_DAYS", low=1, high=3650),
-            job_profile_cache_s=reader.integer("FRAUDLAKE_JOB_PROFILE_CACHE_S", low=0, high=86_400),
-            job_alerts_delivery=reader.choice(
-                "FRAUDLAKE_JOB_ALERTS_DELIVERY", ("at-least-once", "exactly-once")
-            ),
-            savepoint_interval_minutes=reader.integer(
-                "FRAUDLAKE_SAVEPOINT_INTERVAL_MINUTES", low=1, high=10_080
-            ),
-            savepoint_keep=reader.integer("FRAUDLAKE_SAVEPOINT_KEEP", low=1, high=1000),
-            savepoint_max_age_hours=reader.integer("FRAUDLAKE_SAVEPOINT_MAX_AGE_HOURS", low=0, high=8760),
-            deploy_gate_timeout_s=reader.integer("FRAUDLAKE_DEPLOY_GATE_TIMEOUT_S", low=1, high=3600),
-            demo_rate=reader.integer("FRAUDLAKE_DEMO_RATE", low=0, high=100_000),
-            sink_group_id=reader.text("FRAUDLAKE_SINK_GROUP_ID"),
-            sink_flush_rows=reader.integer("FRAUDLAKE_SINK_FLUSH_ROWS", low=1, high=10_000_000),
-            sink_flush_seconds=reader.integer("FRAUDLAKE_SINK_FLUSH_SECONDS", low=1, high=86_400),
-            sink_crash_at=reader.choice(
-                "FRAUDLAKE_SINK_CRASH_AT", ("", "before-upload", "mid-upload", "after-upload"), default=""
-            ),
-        )
+        given = {
+            name: env[variable(name)]
+            for name in cls.model_fields
+            if env.get(variable(name), "").strip() != ""
+        }
+        try:
+            settings = cls.model_validate(given, context={"env": env})
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            raise ConfigError(f"{variable(str(error['loc'][0]))}: {message(error)}") from None
         settings.check_ports_distinct()
         return settings
 
     def check_ports_distinct(self) -> None:
         seen: dict[int, str] = {}
-        for field in fields(self):
-            if not field.name.endswith("_port"):
+        for name in type(self).model_fields:
+            if not name.endswith("_port"):
                 continue
-            port = getattr(self, field.name)
-            variable = "FRAUDLAKE_" + field.name.upper()
+            port = getattr(self, name)
             if port in seen:
-                raise ConfigError(f"{variable}: port {port} is already used by {seen[port]}")
-            seen[port] = variable
+                raise ConfigError(f"{variable(name)}: port {port} is already used by {seen[port]}")
+            seen[port] = variable(name)
 
     @property
     def data_dir(self) -> Path:
@@ -252,68 +246,54 @@ class Settings:
         return self.home / "run"
 
 
-def _default_cache(env: Mapping[str, str]) -> Path:
-    xdg = env.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path(env.get("HOME", str(Path.home()))) / ".cache"
-    return base / "fraudlake"
+def variable(field: str) -> str:
+    return PREFIX + field.upper()
 
 
-class _Reader:
-    """Parses typed values out of the environment, naming the variable on error. A variable that is
-    not set takes its documented default from VARIABLES, parsed and checked the same way, so each
-    default is written once."""
+@dataclass(frozen=True)
+class Variable:
+    """One documented environment variable, as the README and .env.example show it."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-        self._documented = {v.name: v.default for v in VARIABLES}
+    name: str
+    default: str
+    help: str
+    section: str
 
-    def _raw(self, name: str) -> str | None:
-        value = self._env.get(name)
-        if value is None or value.strip() == "":
-            return None
-        return value.strip()
 
-    def text(self, name: str) -> str:
-        return self._raw(name) or self._documented[name]
+def _variables() -> tuple[Variable, ...]:
+    found = []
+    for name, info in Settings.model_fields.items():
+        extra = info.json_schema_extra
+        assert isinstance(extra, dict)
+        shown = extra["shown"] or str(info.default)
+        found.append(Variable(variable(name), str(shown), info.description or "", str(extra["section"])))
+    return tuple(found)
 
-    def identifier(self, name: str) -> str:
-        value = self.text(name)
-        if not value.replace("_", "").isalnum() or not value[0].isalpha():
-            raise ConfigError(f"{name}: expected letters, digits and '_' (a SQL name), got {value!r}")
-        return value
 
-    def path(self, name: str, default: Path | None = None) -> Path:
-        raw = self._raw(name)
-        if raw is None and default is not None:
-            return default
-        return Path(raw or self._documented[name]).expanduser().resolve()
+VARIABLES = _variables()
+SECTIONS = {
+    "platform": "local platform (./fraudlake up)",
+    "job": "the scoring job (fraudlake job start), the Bronze sink and the demo traffic of `up`",
+}
 
-    def optional_path(self, name: str) -> Path | None:
-        raw = self._raw(name)
-        return Path(raw).expanduser() if raw else None
 
-    def integer(self, name: str, *, low: int, high: int) -> int:
-        raw = self.text(name)
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
-        if not low <= value <= high:
-            raise ConfigError(f"{name}: expected {low}..{high}, got {value}")
-        return value
+def readme_table() -> str:
+    rows = ["| variable | default | what it sets |", "|---|---|---|"]
+    rows += [f"| `{v.name}` | `{v.default}` | {v.help} |" for v in VARIABLES]
+    return "\n".join(rows) + "\n"
 
-    def port(self, name: str) -> int:
-        return self.integer(name, low=1, high=65535)
 
-    def memory(self, name: str) -> str:
-        value = self.text(name).lower()
-        number, unit = value[:-1], value[-1:]
-        if unit not in ("m", "g") or not number.isdigit() or int(number) == 0:
-            raise ConfigError(f"{name}: expected a size such as 512m or 2g, got {value!r}")
-        return value
+def env_example() -> str:
+    lines = []
+    for section, title in SECTIONS.items():
+        lines += ["", f"# --- {title} ---"]
+        for v in (v for v in VARIABLES if v.section == section):
+            computed = v.default.startswith(("<", "~", "("))
+            lines += [f"# {v.help}" + (f"; default: {v.default}" if computed else ""), f"{v.name}="]
+            if not computed:
+                lines[-1] += v.default
+    return "\n".join(lines[1:]) + "\n"
 
-    def choice(self, name: str, allowed: tuple[str, ...], default: str | None = None) -> str:
-        value = (self._raw(name) or (self._documented[name] if default is None else default)).lower()
-        if value not in allowed:
-            raise ConfigError(f"{name}: expected one of {', '.join(allowed)}, got {value!r}")
-        return value
+
+if __name__ == "__main__":
+    print({"readme": readme_table, "env": env_example}[sys.argv[1]](), end="")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fraudlake.config import PROJECT_ROOT, VARIABLES, ConfigError, Settings
+from fraudlake.config import PROJECT_ROOT, VARIABLES, ConfigError, Settings, env_example, readme_table
 
 
 def test_defaults_are_local_and_complete() -> None:
@@ -84,3 +84,16 @@ def test_documented_defaults_are_the_defaults() -> None:
     for variable in VARIABLES:
         if variable.default and variable.default[0] not in "<~(":
             assert Settings.from_env({variable.name: variable.default}) == defaults, variable.name
+
+
+def test_readme_table_and_env_example_are_generated_from_the_declarations() -> None:
+    assert readme_table() in (PROJECT_ROOT / "README.md").read_text(), "python -m fraudlake.config readme"
+    assert env_example() in (PROJECT_ROOT / ".env.example").read_text(), "python -m fraudlake.config env"
+    assert len(VARIABLES) == len(Settings.model_fields) == len({v.name for v in VARIABLES})
+
+
+def test_a_blank_value_means_the_default_and_choices_ignore_case() -> None:
+    settings = Settings.from_env({"FRAUDLAKE_PG_PORT": "  ", "FRAUDLAKE_JOB_ALERTS_DELIVERY": "Exactly-Once"})
+    assert (settings.pg_port, settings.job_alerts_delivery) == (15432, "exactly-once")
+    with pytest.raises(ConfigError, match="FRAUDLAKE_SINK_CRASH_AT: expected one of"):
+        Settings.from_env({"FRAUDLAKE_SINK_CRASH_AT": "sometime"})

@@ -12,8 +12,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
-from pydantic_core import PydanticCustomError
+from pydantic import Field
 
 from fraudlake.contract import Payment
 from fraudlake.rules.definition import (
@@ -29,16 +28,7 @@ from fraudlake.rules.definition import (
     local_hour,
     text,
 )
-
-
-def between(low: int, high: int) -> AfterValidator:
-    def check(value: int) -> int:
-        if not low <= value <= high:
-            raise PydanticCustomError("range", "expected {low}..{high}, got {value}", locals())
-        return value
-
-    return AfterValidator(check)
-
+from fraudlake.validation import between
 
 Count = Annotated[int, between(0, 10**6)]
 Hour = Annotated[int, between(0, 24)]

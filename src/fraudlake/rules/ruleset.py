@@ -14,10 +14,10 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
-from pydantic_core import PydanticCustomError
 
-from fraudlake.rules.catalog import CATALOG, Count, between
+from fraudlake.rules.catalog import CATALOG, Count
 from fraudlake.rules.definition import Params
+from fraudlake.validation import between, message, refuse
 
 DEFAULT_RULES = Path(__file__).with_name("default.yaml")
 
@@ -28,7 +28,7 @@ class RulesError(ValueError):
 
 def _version(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int) or str(value) == "":
-        raise PydanticCustomError("version", "expected a non-empty string, got {value!r}", {"value": value})
+        raise refuse("a non-empty string", value)
     return str(value)
 
 
@@ -136,19 +136,6 @@ def _within(path: str, value: int, low: int, high: int) -> None:
         raise RulesError(f"{path}: expected {low}..{high}, got {value}")
 
 
-_MESSAGES = {
-    "missing": "missing",
-    "int_type": "expected an integer, got {input!r}",
-    "float_type": "expected a positive number, got {input!r}",
-    "greater_than": "expected a positive number, got {input!r}",
-    "list_type": "expected a list of strings, got {input!r}",
-    "string_type": "expected a string, got {input!r}",
-    "too_short": "expected at least one entry, got {input!r}",
-    "dict_type": "expected a mapping, got {kind}",
-    "model_type": "expected a mapping, got {kind}",
-}
-
-
 def _validated(model: type[BaseModel], data: Any, path: str, rule_id: str | None = None) -> Any:
     """`model` validated from `data`, or a RulesError naming the first bad field by its path."""
     try:
@@ -157,12 +144,6 @@ def _validated(model: type[BaseModel], data: Any, path: str, rule_id: str | None
         error = exc.errors(include_url=False)[0]
         where = ".".join([path, *map(str, error["loc"])])
         kind = error["type"]
-        if kind == "extra_forbidden":
-            what = f"unknown parameter for {rule_id}" if rule_id else "unknown field"
-            raise RulesError(f"{where}: {what}") from None
-        template = _MESSAGES.get(kind)
-        if template is None:
-            raise RulesError(f"{where}: {error['msg']}") from None
-        given = error.get("input")
-        message = template.format(input=given, kind=type(given).__name__)
-        raise RulesError(f"{where}: {message}") from None
+        if kind == "extra_forbidden" and rule_id:
+            raise RulesError(f"{where}: unknown parameter for {rule_id}") from None
+        raise RulesError(f"{where}: {message(error)}") from None
