@@ -5,10 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
+import sys
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from fraudlake.cli.watch import render
@@ -17,6 +21,7 @@ from fraudlake.contract import ALERT, DEAD_LETTER, PAYMENT, SCHEMA_VERSION, Aler
 from fraudlake.rules import ruleset
 from fraudlake.rules.catalog import CATALOG
 from fraudlake.rules.sql import fired_columns
+from fraudlake_flink import ship
 from fraudlake_flink.parse import PARSED_FIELDS, parse_row
 from fraudlake_flink.prior import PriorHistory
 from fraudlake_flink.spec import JobSpec
@@ -160,3 +165,20 @@ def test_prior_history_summary_says_what_bronze_lacked_and_how_to_load_it() -> N
     lagging = replace(complete, payments=12, behind={0: 3, 1: 0})
     assert "Bronze lacks up to 3 earlier payments" in lagging.summary()
     assert "./fraudlake lake load" in lagging.summary()
+
+
+def test_the_cluster_gets_the_parse_udfs_import_closure_only(tmp_path: Path) -> None:
+    shipped = ship.ship(tmp_path)
+    files = sorted(str(p.relative_to(shipped)) for p in shipped.rglob("*.py"))
+    assert "fraudlake_flink/parse.py" in files and "fraudlake/contract/checks.py" in files
+    assert not [f for f in files if f.startswith(("fraudlake/rules", "fraudlake/platform", "fraudlake_lake"))]
+    assert "fraudlake_flink/sql.py" not in files and "fraudlake/config.py" not in files
+    assert ship.ship(tmp_path) == shipped, "one folder per content"
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", "import fraudlake_flink.parse"],
+        env={"PYTHONPATH": f"{shipped}:{Path(orjson.__file__).parents[1]}"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

@@ -1,0 +1,5 @@
+"""`python -m fraudlake.contract > docs/contract.md`."""
+
+from fraudlake.contract import markdown
+
+print(markdown(), end="")
