@@ -20,11 +20,11 @@ import getpass
 import json
 import shutil
 import subprocess
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from fraudlake import retry
 from fraudlake.config import SOURCE_ROOTS
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
@@ -208,18 +208,22 @@ class Jobs:
 
     def wait(self, job_id: str, wanted: set[str], timeout: float = 120, tasks: bool = False) -> str:
         """Until the job is in a `wanted` state (with `tasks`, every task too: state restored)."""
-        deadline = time.monotonic() + timeout
-        state = "UNKNOWN"
-        while time.monotonic() < deadline:
-            job = self.flink.rest(f"/jobs/{job_id}")
-            state = job["state"]
-            if state in wanted and (not tasks or all(v["status"] in wanted for v in job["vertices"])):
-                return str(state)
-            # a job that restarts will not reach RUNNING cleanly; one being cancelled passes through it
-            hopeless = {"FAILED", "CANCELED", "FINISHED"} | ({"RESTARTING"} if "RUNNING" in wanted else set())
-            if state in hopeless - wanted:
-                break
-            time.sleep(0.5)
+        # a job that restarts will not reach RUNNING cleanly; one being cancelled passes through it
+        hopeless = {"FAILED", "CANCELED", "FINISHED"} | ({"RESTARTING"} if "RUNNING" in wanted else set())
+
+        def reached(job: dict[str, Any]) -> bool:
+            return job["state"] in wanted and (
+                not tasks or all(v["status"] in wanted for v in job["vertices"])
+            )
+
+        job = retry.poll(
+            lambda: self.flink.rest(f"/jobs/{job_id}"),
+            done=lambda job: reached(job) or job["state"] in hopeless - wanted,
+            deadline_s=timeout,
+        )
+        state = job["state"]
+        if reached(job):
+            return str(state)
         raise JobError(
             f"job {job_id} is {state}, expected {' or '.join(sorted(wanted))}",
             details=self.root_exception(job_id),
@@ -310,23 +314,22 @@ class Jobs:
         return record, location
 
     def _await_savepoint(self, run: JobRun, request_id: str) -> str:
-        deadline = time.monotonic() + SAVEPOINT_TIMEOUT_S
-        while time.monotonic() < deadline:
-            status = self.flink.rest(f"/jobs/{run.job_id}/savepoints/{request_id}")
-            if status["status"]["id"] == "COMPLETED":
-                operation = status.get("operation", {})
-                location = operation.get("location")
-                if not location:
-                    cause = operation.get("failure-cause", {}).get("stack-trace", "")
-                    raise JobError(
-                        f"savepoint of {run.job_name} ({run.job_id}) failed",
-                        details=[line for line in cause.splitlines() if not line.lstrip().startswith("at ")][
-                            :25
-                        ],
-                    )
-                return str(location)
-            time.sleep(0.5)
-        raise JobError(f"savepoint of {run.job_name} did not complete within {SAVEPOINT_TIMEOUT_S} s")
+        status = retry.poll(
+            lambda: self.flink.rest(f"/jobs/{run.job_id}/savepoints/{request_id}"),
+            done=lambda status: status["status"]["id"] == "COMPLETED",
+            deadline_s=SAVEPOINT_TIMEOUT_S,
+        )
+        if status["status"]["id"] != "COMPLETED":
+            raise JobError(f"savepoint of {run.job_name} did not complete within {SAVEPOINT_TIMEOUT_S} s")
+        operation = status.get("operation", {})
+        location = operation.get("location")
+        if not location:
+            cause = operation.get("failure-cause", {}).get("stack-trace", "")
+            raise JobError(
+                f"savepoint of {run.job_name} ({run.job_id}) failed",
+                details=[line for line in cause.splitlines() if not line.lstrip().startswith("at ")][:25],
+            )
+        return str(location)
 
     def status(self, name: str) -> dict[str, Any]:
         job = self.find(name)

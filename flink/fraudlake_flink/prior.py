@@ -16,12 +16,12 @@ as complete as the last lakehouse load: `behind` says how many offsets below the
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from psycopg import Connection, sql
 
+from fraudlake import retry
 from fraudlake.ops import HISTORY_TABLE
 from fraudlake.topics import BRONZE_SCHEMA, PAYMENTS, bronze_table
 
@@ -52,37 +52,21 @@ def start_offsets(bootstrap: str, topic: str, group_id: str, patience_s: float =
     earliest (the job's source starts from group offsets, resetting to earliest). A broker that has
     just started has no group coordinator yet for a while (NOT_COORDINATOR), and a topic just
     created has no partition leader yet (NOT_LEADER_FOR_PARTITION): both retried."""
-    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-
-    transient = {
-        KafkaError.NOT_COORDINATOR,
-        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-        KafkaError.COORDINATOR_NOT_AVAILABLE,
-        KafkaError.NOT_LEADER_FOR_PARTITION,
-        KafkaError.LEADER_NOT_AVAILABLE,
-        KafkaError._TIMED_OUT,
-        KafkaError._TRANSPORT,
-    }
+    from confluent_kafka import Consumer, TopicPartition
 
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
-    deadline = time.monotonic() + patience_s
-    try:
+
+    def offsets() -> dict[int, int]:
         partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        while True:
-            try:
-                committed = consumer.committed(
-                    [TopicPartition(topic, p) for p in sorted(partitions)], timeout=30
-                )
-                offsets = {}
-                for tp in committed:
-                    low, _ = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=30)
-                    offsets[tp.partition] = tp.offset if tp.offset >= 0 else low
-                return offsets
-            except KafkaException as exc:
-                error = exc.args[0]
-                if not (error.retriable() or error.code() in transient) or time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
+        committed = consumer.committed([TopicPartition(topic, p) for p in sorted(partitions)], timeout=30)
+        found = {}
+        for tp in committed:
+            low, _ = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=30)
+            found[tp.partition] = tp.offset if tp.offset >= 0 else low
+        return found
+
+    try:
+        return retry.call("the group's offsets", offsets, retry.kafka_transient, patience_s)
     finally:
         consumer.close()
 

@@ -6,8 +6,11 @@ Loses nothing, doubles nothing:
   restarted sink knows the exact [first, last] of the batch it was writing and redoes that batch:
   same object names, same content (the batch file keeps the ingestion time) — a replay overwrites
   instead of adding copies; a batch file marked complete is only committed again;
-- MinIO or Kafka down: every call is retried with backoff, logged, and the sink stops reading
-  until the batch in hand is written.
+- MinIO or Kafka down: a call failing with a transient error (no connection, 5xx, a broker or
+  coordinator moving) is retried with backoff, logged, and the sink stops reading until the batch
+  in hand is written; an outage longer than OUTAGE_S, or any other error, stops the sink with the
+  error (nothing is committed past what is durable, so a restart carries on from there);
+- a batch to redo whose records Kafka's retention already deleted stops the sink naming them.
 One sink process reads every partition (assign, not a consumer group rebalance): at the measured
 rates one process is enough, and a failover needs no coordination beyond the batch files.
 """
@@ -28,6 +31,7 @@ from typing import Any, TypeVar, cast
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 from minio import Minio as MinioClient
 
+from fraudlake import retry
 from fraudlake.platform.context import Context
 from fraudlake.platform.minio import Minio, read_object
 from fraudlake_lake import bronze
@@ -36,7 +40,19 @@ from fraudlake_lake.bronze import Batch, Message
 log = logging.getLogger("fraudlake.sink")
 T = TypeVar("T")
 MAX_BACKOFF_S = 30.0
+OUTAGE_S = 900.0
+"""How long the sink waits out MinIO or Kafka being unreachable before it stops with the error."""
+REDO_READ_S = 120.0
+"""How long re-reading a batch's records may take without reaching its last offset."""
 UPLOAD_THREADS = 4
+
+
+class SinkError(RuntimeError):
+    """The sink cannot go on without losing or doubling data; the message says what is wrong."""
+
+
+def _transient(exc: BaseException) -> bool:
+    return retry.kafka_transient(exc) or retry.storage_transient(exc)
 
 
 @dataclass
@@ -163,14 +179,32 @@ class BronzeSink:
     def _read_range(self, topic: str, partition: int, first: int, last: int) -> list[Message]:
         """The records of [first, last] again (read_committed: the same ones as the first time)."""
         reader = Consumer({**self.kafka_config, "group.id": f"{self.kafka_config['group.id']}-redo"})
-        reader.assign([TopicPartition(topic, partition, first)])
-        messages: list[Message] = []
         try:
-            while not messages or messages[-1].offset < last:
+            low, _ = self._retry(
+                "kafka watermarks",
+                lambda: reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=10),
+            )
+            if low > first:
+                raise SinkError(
+                    f"{topic}[{partition}] offsets {first}..{last} must be landed again after a crash, "
+                    f"but Kafka's retention deleted everything below {low}: those records are lost "
+                    f"(batch {bronze.batch_prefix(topic, partition)}{first:020d} stays pending)"
+                )
+            reader.assign([TopicPartition(topic, partition, first)])
+            messages: list[Message] = []
+
+            def more() -> bool:
                 kept = [
                     _kept(m) for m in reader.consume(num_messages=10_000, timeout=1.0) if m.error() is None
                 ]
-                messages += [m for m in kept if m.offset <= last]
+                messages.extend(m for m in kept if m.offset <= last)
+                return (bool(messages) and messages[-1].offset >= last) or any(m.offset > last for m in kept)
+
+            if not retry.poll(more, done=bool, deadline_s=REDO_READ_S, interval_s=0):
+                raise SinkError(
+                    f"{topic}[{partition}] offsets {first}..{last}: read up to "
+                    f"{messages[-1].offset if messages else 'nothing'} in {REDO_READ_S:.0f} s"
+                )
         finally:
             reader.close()
         return messages
@@ -236,15 +270,9 @@ class BronzeSink:
             os.kill(os.getpid(), signal.SIGKILL)
 
     def _retry(self, what: str, call: Callable[[], T]) -> T:
-        """Call until it succeeds: an outage pauses the sink, it never skips data."""
-        delay = 0.5
-        while True:
-            try:
-                return call()
-            except Exception as exc:  # S3Error, KafkaException, urllib3's connection errors
-                log.warning("%s failed: %s; retrying in %.1fs", what, exc, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF_S)
+        """Call until it succeeds while the error is transient: an outage pauses the sink, it
+        never skips data; past OUTAGE_S (or on any other error) the error stops the sink."""
+        return retry.call(what, call, _transient, OUTAGE_S, log, MAX_BACKOFF_S)
 
 
 def _kept(message: Any) -> Message:
@@ -258,5 +286,9 @@ def run_forever(ctx: Context) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sink = BronzeSink(ctx)
     sink.stop_on_signals()
-    sink.run()
+    try:
+        sink.run()
+    except SinkError as exc:
+        log.error("stopping: %s", exc)
+        return 1
     return 0

@@ -30,7 +30,7 @@ from fraudlake.platform.minio import Minio, read_object
 from fraudlake.simulator.generator import SimConfig, Simulation
 from fraudlake.topics import PAYMENTS
 from fraudlake_lake import bronze
-from fraudlake_lake.sink import BronzeSink
+from fraudlake_lake.sink import BronzeSink, SinkError
 from fraudlake_lake.stats import lake_stats
 from tests.integration.conftest import ROOT
 
@@ -261,3 +261,26 @@ def test_minio_down_for_30s_loses_nothing(ctx: Context, lake: Lake) -> None:
         wait_for_rows(lake, len(lake.sent))
     assert_exactly_once(lake, lake.rows())
     assert lake.stats()["offsets_not_in_bronze"] == 0
+
+
+def test_a_batch_to_redo_whose_records_retention_deleted_stops_the_sink_naming_them(lake: Lake) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    start = (int(time.time() * 1000) - DAY_MS) // 3_600_000 * 3_600_000
+    lake.send(payments(600, start, hours=1))
+    crashed = lake.crash("mid-upload", flush_rows=100)
+    assert crashed.returncode == -9, crashed.stderr[-2000:]
+    admin = AdminClient({"bootstrap.servers": lake.bootstrap})
+    consumer = Consumer({"bootstrap.servers": lake.bootstrap, "group.id": lake.group})
+    ends = [
+        consumer.get_watermark_offsets(TopicPartition(lake.topic, p), timeout=10)[1]
+        for p in range(lake.partitions)
+    ]
+    consumer.close()
+    deleted = admin.delete_records([TopicPartition(lake.topic, p, end) for p, end in enumerate(ends)])
+    for future in deleted.values():
+        future.result(timeout=30)
+
+    with pytest.raises(SinkError, match=r"retention deleted everything below \d+: those records are lost"):
+        lake.sink().run()
+    assert lake.committed() == [-1001] * lake.partitions, "nothing committed past what is durable"

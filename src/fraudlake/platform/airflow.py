@@ -22,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from fraudlake import retry
 from fraudlake.config import PROJECT_ROOT, SOURCE_ROOTS
 from fraudlake.platform import artifacts, process
 from fraudlake.platform.errors import PlatformError
@@ -243,12 +244,13 @@ class Airflow(Service):
         """Poll the run until it ends; failed tasks come with the error lines of their logs."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}"
         started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            state = self.api("GET", path)["state"]
-            if state in {"success", "failed"}:
-                break
-            time.sleep(2)
-        else:
+        state = retry.poll(
+            lambda: str(self.api("GET", path)["state"]),
+            done=lambda state: state in {"success", "failed"},
+            deadline_s=timeout,
+            interval_s=2,
+        )
+        if state not in {"success", "failed"}:
             raise PlatformError(self.name, f"{dag_id} run {run_id} still {state} after {timeout:.0f}s", "")
         failures = {}
         for ti in self.api("GET", f"{path}/taskInstances")["task_instances"]:

@@ -33,10 +33,11 @@ RESOURCES = Path(__file__).parent / "resources"
 S3_PLUGIN = "flink-s3-fs-hadoop"
 FLINK_VENV_REQUIREMENTS = (
     f"apache-flink=={FLINK_VERSION}",
-    # what fraudlake's contract and rules import, for jobs and Python UDFs that use them
+    # what the job's client side imports (contract, rules, settings) and its UDF (contract)
     "orjson==3.13.0",
     "pydantic==2.14.3",
     "PyYAML==6.0.3",
+    "tenacity==9.2.1",
 )
 
 

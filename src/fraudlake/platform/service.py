@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import signal
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fraudlake import retry
 from fraudlake.platform import process
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
@@ -101,15 +101,17 @@ class Service(ABC):
 
     def wait_until(self, what: str, check: Callable[[], str | None]) -> None:
         """Poll `check` (None = ready) until the start timeout; fail with the log tail."""
-        deadline = time.monotonic() + self.settings.start_timeout
-        problem: str | None = "not checked yet"
-        while time.monotonic() < deadline:
-            problem = check()
-            if problem is None:
-                return
-            if any(pid is None for pid in self.running().values()):
-                break
-            time.sleep(0.5)
+        died: list[bool] = []
+
+        def probe() -> str | None:
+            died.append(any(pid is None for pid in self.running().values()))
+            return check()
+
+        problem = retry.poll(
+            probe, done=lambda problem: problem is None or died[-1], deadline_s=self.settings.start_timeout
+        )
+        if problem is None:
+            return
         logs = "\n    ".join(line for proc in self.processes for line in process.tail(self.log_file(proc), 8))
         raise PlatformError(
             self.name,
