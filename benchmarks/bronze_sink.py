@@ -3,7 +3,7 @@
   1. preload: the simulator replays EVENTS payments into a private 6-partition topic, twice: within
      one hour of event time (live) and over a week (backfill);
   2. baseline: one Python process reads them all (consume only, nothing done with them), with
-     confluent-kafka (librdkafka, what the sink uses) and with kafka-python;
+     confluent-kafka (librdkafka, what the sink uses);
   3. the sink (its own process, bucket and group, default flush settings) lands them; rate =
      rows / (time the last batch was durable - time the sink started reading), start-up excluded;
      then its peak RSS, and the objects' count and sizes per hour of simulated traffic.
@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer
-from kafka.admin import NewTopic
 
 from fraudlake.config import Settings
 from fraudlake.platform.context import Context
@@ -58,27 +57,6 @@ def read_all(bootstrap: str, topic: str, events: int) -> dict[str, Any]:
         batch = consumer.consume(10_000, timeout=1.0)
         started = started or (time.monotonic() if batch else None)
         read += sum(1 for m in batch if not m.error())
-    seconds = time.monotonic() - (started or time.monotonic())
-    consumer.close()
-    return {"records": read, "seconds": round(seconds, 2), "records_per_s": round(read / seconds)}
-
-
-def read_all_kafka_python(bootstrap: str, topic: str, events: int) -> dict[str, Any]:
-    """The same read with kafka-python (pure Python): the client the sink does not use."""
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"bench-read-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    read, started = 0, None
-    while read < events:
-        batch = consumer.poll(timeout_ms=1000, max_records=10_000)
-        started = started or (time.monotonic() if batch else None)
-        read += sum(len(records) for records in batch.values())
     seconds = time.monotonic() - (started or time.monotonic())
     consumer.close()
     return {"records": read, "seconds": round(seconds, 2), "records_per_s": round(read / seconds)}
@@ -122,8 +100,7 @@ def case(ctx: Context, events: int, hours: float) -> dict[str, Any]:
     kafka = Kafka(ctx)
     topic, bucket = f"bench-bronze-{uuid.uuid4().hex[:6]}", f"bench-bronze-{uuid.uuid4().hex[:6]}"
     chargebacks = f"{topic}-chargebacks"
-    admin = kafka.admin()
-    admin.create_topics([NewTopic(topic, PAYMENTS.partitions, 1), NewTopic(chargebacks, 1, 1)])
+    kafka.create_topics({topic: PAYMENTS.partitions, chargebacks: 1})
     client = Minio(ctx).client()
     client.make_bucket(bucket)
     try:
@@ -136,7 +113,6 @@ def case(ctx: Context, events: int, hours: float) -> dict[str, Any]:
             Sinks(kafka=KafkaSink(kafka.bootstrap), payments_topic=topic, chargebacks_topic=chargebacks),
         )
         baseline = read_all(kafka.bootstrap, topic, stats.payments)
-        pure_python = read_all_kafka_python(kafka.bootstrap, topic, stats.payments)
         landed = land(topic, bucket, stats.payments)
         sizes: dict[str, list[int]] = {}
         for o in client.list_objects(bucket, prefix=f"{topic}/", recursive=True):
@@ -147,7 +123,6 @@ def case(ctx: Context, events: int, hours: float) -> dict[str, Any]:
             "payments": stats.payments,
             "event_time_hours": hours,
             "raw_read": baseline,
-            "raw_read_kafka_python": pure_python,
             "sink": landed,
             "sink_vs_raw_read": round(landed["rows_per_s"] / baseline["records_per_s"], 2),
             "files": {
@@ -163,8 +138,7 @@ def case(ctx: Context, events: int, hours: float) -> dict[str, Any]:
         print(f"  {hours} h of event time: {json.dumps(result)}", flush=True)
         return result
     finally:
-        admin.delete_topics([topic, chargebacks])
-        admin.close()
+        kafka.delete_topics(topic, chargebacks)
         for o in client.list_objects(bucket, recursive=True):
             client.remove_object(bucket, o.object_name)
         client.remove_bucket(bucket)

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
-from kafka.admin import NewTopic
 from psycopg import sql
 
 from fraudlake.config import Settings
@@ -61,11 +60,7 @@ class Lake:
         self.schema = f"bench_bronze_{suffix}"
         self.prefix = f"bench{suffix}_"
         self.kafka = Kafka(ctx)
-        admin = self.kafka.admin()
-        try:
-            admin.create_topics([NewTopic(t, 6, 1) for t in self.topics.values()])
-        finally:
-            admin.close()
+        self.kafka.create_topics(dict.fromkeys(self.topics.values(), 6))
         self.client = Minio(ctx).client()
         self.client.make_bucket(self.bucket)
         self.producer = Producer({"bootstrap.servers": self.kafka.bootstrap, "linger.ms": 50})
@@ -153,9 +148,7 @@ class Lake:
             for schema in (self.schema, *(self.prefix + s for s in ("staging", "silver", "gold"))):
                 conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
             conn.commit()
-        admin = self.kafka.admin()
-        admin.delete_topics(list(self.topics.values()))
-        admin.close()
+        self.kafka.delete_topics(*self.topics.values())
         for entry in self.client.list_objects(self.bucket, recursive=True):
             self.client.remove_object(self.bucket, entry.object_name)
         self.client.remove_bucket(self.bucket)

@@ -42,7 +42,6 @@ DAY = 86_400_000
 WARM_UP_S = 15
 
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
-from kafka.admin import NewTopic  # noqa: E402
 
 from fraudlake.config import Settings  # noqa: E402
 from fraudlake.contract import PAYMENT, SCHEMA_VERSION, Payment  # noqa: E402
@@ -67,11 +66,7 @@ class Bench:
 
     def topic(self, name: str, partitions: int) -> str:
         full = f"bench-{name}-{uuid.uuid4().hex[:6]}"
-        admin = self.kafka.admin()
-        try:
-            admin.create_topics([NewTopic(full, partitions, 1)])
-        finally:
-            admin.close()
+        self.kafka.create_topics({full: partitions})
         self.topics.append(full)
         return full
 
@@ -120,11 +115,7 @@ class Bench:
         return records
 
     def close(self) -> None:
-        admin = self.kafka.admin()
-        try:
-            admin.delete_topics(self.topics)
-        finally:
-            admin.close()
+        self.kafka.delete_topics(*self.topics)
 
 
 def flush_partitions(bench: Bench, topic: str, partitions: int, event_time: int) -> None:

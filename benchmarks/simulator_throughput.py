@@ -71,8 +71,6 @@ def child(mode: str, events: int, topic: str) -> None:
 
 
 def main() -> None:
-    from kafka.admin import NewTopic
-
     from fraudlake.config import Settings
     from fraudlake.platform.context import Context
     from fraudlake.platform.kafka import Kafka
@@ -81,8 +79,7 @@ def main() -> None:
     events = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     kafka = Kafka(Context(Settings.from_env()))
     topic = f"bench-payments-{uuid.uuid4().hex[:8]}"
-    admin = kafka.admin()
-    admin.create_topics([NewTopic(topic, PAYMENTS.partitions, 1)])
+    kafka.create_topics({topic: PAYMENTS.partitions})
     results = {}
     try:
         for mode in ("generate", "kafka", "kafka-2-workers"):
@@ -95,8 +92,7 @@ def main() -> None:
             results[mode] = json.loads(done.stdout.strip().splitlines()[-1])
             print(f"{mode:9s} {results[mode]}", flush=True)
     finally:
-        admin.delete_topics([topic])
-        admin.close()
+        kafka.delete_topics(topic)
     result = {
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "events": events,

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from kafka import KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 from psycopg import sql
 
 from fraudlake.contract import (
@@ -42,6 +41,7 @@ from fraudlake_flink.spec import JobSpec
 from fraudlake_lake.bronze import KAFKA_COLUMNS
 from fraudlake_lake.loader import ensure_tables
 from tests.factories import payment
+from tests.integration import kafka_io
 
 PARTITIONS = 2
 BRONZE = sql.Identifier(BRONZE_SCHEMA, bronze_table(PAYMENTS.name))
@@ -73,14 +73,10 @@ class ScoringJob:
             # the default's 20 s (a latency choice, decision 0004), so the tests wait less.
             **{"idle_timeout_ms": 600_000, "checkpoint_interval_ms": 5_000, **changes},
         )
-        admin = Kafka(ctx).admin()
-        try:
-            admin.create_topics(
-                [NewTopic(spec.payments_topic, PARTITIONS, 1)]
-                + [NewTopic(t, 1, 1) for t in (spec.scores_topic, spec.alerts_topic, spec.dlq_topic)]
-            )
-        finally:
-            admin.close()
+        Kafka(ctx).create_topics(
+            {spec.payments_topic: PARTITIONS}
+            | dict.fromkeys((spec.scores_topic, spec.alerts_topic, spec.dlq_topic), 1)
+        )
         return cls(ctx, spec, Jobs(ctx))
 
     @property
@@ -113,18 +109,9 @@ class ScoringJob:
                     sql.SQL("delete from {} where kafka_topic = %s").format(BRONZE),
                     [self.spec.payments_topic],
                 )
-        admin = Kafka(self.ctx).admin()
-        try:
-            admin.delete_topics(
-                [
-                    self.spec.payments_topic,
-                    self.spec.scores_topic,
-                    self.spec.alerts_topic,
-                    self.spec.dlq_topic,
-                ]
-            )
-        finally:
-            admin.close()
+        Kafka(self.ctx).delete_topics(
+            self.spec.payments_topic, self.spec.scores_topic, self.spec.alerts_topic, self.spec.dlq_topic
+        )
 
     def profiles(self, profiles: list[CustomerProfile]) -> None:
         with Postgres(self.ctx).connect(APP_ROLE) as conn:
@@ -132,30 +119,27 @@ class ScoringJob:
 
     def send(self, items: Iterable[Payment | tuple[str, bytes]], partition: int | None = None) -> None:
         """Payments as the contract's JSON, or (key, raw bytes) as they are, in this order."""
-        producer = KafkaProducer(bootstrap_servers=Kafka(self.ctx).bootstrap, acks="all")
-        try:
-            for item in items:
-                key, value = (item.customer_id, PAYMENT.to_json(item)) if isinstance(item, Payment) else item
-                producer.send(self.spec.payments_topic, key=key.encode(), value=value, partition=partition)
-            producer.flush(timeout=60)
-        finally:
-            producer.close()
+        records = [
+            (item.customer_id, PAYMENT.to_json(item)) if isinstance(item, Payment) else item for item in items
+        ]
+        kafka_io.produce(
+            Kafka(self.ctx), self.spec.payments_topic, [(k.encode(), v) for k, v in records], partition
+        )
 
     def consumed_and_landed(self, payments: list[Payment]) -> None:
         """As if an earlier job had read `payments` and the lakehouse had loaded them: produced to
         the topic, their group offsets committed past them, rows in Bronze at their coordinates."""
-        from confluent_kafka import Consumer, TopicPartition
-
-        producer = KafkaProducer(bootstrap_servers=Kafka(self.ctx).bootstrap, acks="all")
-        try:
-            topic = self.spec.payments_topic
-            sent = [
-                (p, producer.send(topic, key=p.customer_id.encode(), value=PAYMENT.to_json(p)))
-                for p in payments
-            ]
-            coordinates = [(p, future.get(timeout=60)) for p, future in sent]
-        finally:
-            producer.close()
+        delivered: dict[str, Message] = {}
+        producer = Producer({"bootstrap.servers": Kafka(self.ctx).bootstrap, "acks": "all"})
+        for p in payments:
+            producer.produce(
+                self.spec.payments_topic,
+                key=p.customer_id.encode(),
+                value=PAYMENT.to_json(p),
+                on_delivery=lambda _error, message, p=p: delivered.__setitem__(p.payment_id, message),
+            )
+        assert producer.flush(60) == 0
+        coordinates = [(p, delivered[p.payment_id]) for p in payments]
         ends: dict[int, int] = {}
         with Postgres(self.ctx).connect(APP_ROLE) as conn:
             ensure_tables(conn, PAYMENTS.name)
@@ -163,8 +147,8 @@ class ScoringJob:
                 now = datetime.now(UTC)
                 kafka = (
                     self.spec.payments_topic,
-                    meta.partition,
-                    meta.offset,
+                    meta.partition(),
+                    meta.offset(),
                     p.customer_id.encode(),
                     now,
                     now,
@@ -183,7 +167,7 @@ class ScoringJob:
                     ),
                     list(row.values()),
                 )
-                ends[meta.partition] = max(ends.get(meta.partition, 0), meta.offset + 1)
+                ends[meta.partition()] = max(ends.get(meta.partition(), 0), meta.offset() + 1)
         consumer = Consumer({"bootstrap.servers": Kafka(self.ctx).bootstrap, "group.id": self.spec.group_id})
         try:
             offsets = [TopicPartition(self.spec.payments_topic, p, o) for p, o in ends.items()]
@@ -210,20 +194,29 @@ class ScoringJob:
     def read(self, topic: str, expected: int, timeout: float = 120) -> list[tuple[bytes, bytes]]:
         """(key, value) of the committed records of `topic` that are not about `advance`'s payments,
         once `expected` are there (or the timeout)."""
-        consumer = KafkaConsumer(
-            topic,
-            bootstrap_servers=Kafka(self.ctx).bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            consumer_timeout_ms=2000,
+        consumer = Consumer(
+            {
+                "bootstrap.servers": Kafka(self.ctx).bootstrap,
+                "group.id": f"test-read-{self.suffix}",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+            }
         )
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         records: list[tuple[bytes, bytes]] = []
+
+        def take(wait_s: float) -> int:
+            batch = [m for m in consumer.consume(num_messages=10_000, timeout=wait_s) if m.error() is None]
+            records.extend((m.key(), m.value()) for m in batch if not m.key().startswith(FLUSH))
+            return len(batch)
+
         deadline = time.monotonic() + timeout
         try:
             while len(records) < expected and time.monotonic() < deadline:
-                records += [(m.key, m.value) for m in consumer if not m.key.startswith(FLUSH)]
-            records += [(m.key, m.value) for m in consumer if not m.key.startswith(FLUSH)]  # any beyond
+                take(1.0)
+            while take(2.0):  # any beyond
+                pass
         finally:
             consumer.close()
         return records
@@ -285,7 +278,9 @@ class Traffic:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
-        producer = KafkaProducer(bootstrap_servers=Kafka(self.job.ctx).bootstrap, acks="all", linger_ms=5)
+        producer = Producer(
+            {"bootstrap.servers": Kafka(self.job.ctx).bootstrap, "acks": "all", "linger.ms": 5}
+        )
         try:
             while not self._stop.is_set():
                 n = self.sent
@@ -301,12 +296,12 @@ class Traffic:
                         event_time=int(time.time() * 1000),
                     )
                     key, value = customer.encode(), PAYMENT.to_json(record)
-                producer.send(self.job.spec.payments_topic, key=key, value=value)
+                producer.produce(self.job.spec.payments_topic, key=key, value=value)
+                producer.poll(0)
                 self.sent += 1
                 self._stop.wait(1 / self.rate)
-            producer.flush(timeout=60)
         finally:
-            producer.close()
+            producer.flush(60)
 
 
 @dataclass(frozen=True)
@@ -338,7 +333,6 @@ class Ledger:
 
 def ledger(job: ScoringJob, timeout: float = 180) -> Ledger:
     """Once every payment (but `advance`'s) is decided or dead-lettered, or at the timeout."""
-    from confluent_kafka import Consumer, TopicPartition
 
     def whole(topic: str) -> list[tuple[int, int, bytes, bytes]]:
         consumer = Consumer(

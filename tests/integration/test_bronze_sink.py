@@ -21,7 +21,6 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from kafka.admin import NewTopic
 
 from fraudlake.contract import PAYMENT, Payment
 from fraudlake.platform.context import Context
@@ -47,11 +46,7 @@ class Lake:
     sent: list[tuple[str, bytes]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        admin = Kafka(self.ctx).admin()
-        try:
-            admin.create_topics([NewTopic(self.topic, self.partitions, 1)])
-        finally:
-            admin.close()
+        Kafka(self.ctx).create_topics({self.topic: self.partitions})
         Minio(self.ctx).client().make_bucket(self.bucket)
 
     @property
@@ -182,11 +177,7 @@ def _payments(table: pa.Table) -> list[Payment | None]:
 def lake(ctx: Context) -> Iterator[Lake]:
     created = Lake(ctx, f"test-bronze-payments-{uuid.uuid4().hex[:8]}", partitions=3)
     yield created
-    admin = Kafka(ctx).admin()
-    try:
-        admin.delete_topics([created.topic])
-    finally:
-        admin.close()
+    Kafka(ctx).delete_topics(created.topic)
 
 
 def test_every_record_lands_once_typed_and_placed_by_event_time(lake: Lake) -> None:
@@ -264,13 +255,11 @@ def test_minio_down_for_30s_loses_nothing(ctx: Context, lake: Lake) -> None:
 
 
 def test_a_batch_to_redo_whose_records_retention_deleted_stops_the_sink_naming_them(lake: Lake) -> None:
-    from confluent_kafka.admin import AdminClient
-
     start = (int(time.time() * 1000) - DAY_MS) // 3_600_000 * 3_600_000
     lake.send(payments(600, start, hours=1))
     crashed = lake.crash("mid-upload", flush_rows=100)
     assert crashed.returncode == -9, crashed.stderr[-2000:]
-    admin = AdminClient({"bootstrap.servers": lake.bootstrap})
+    admin = Kafka(lake.ctx).admin()
     consumer = Consumer({"bootstrap.servers": lake.bootstrap, "group.id": lake.group})
     ends = [
         consumer.get_watermark_offsets(TopicPartition(lake.topic, p), timeout=10)[1]

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
 
 from fraudlake.platform.flink import Flink
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.minio import Minio
+from tests.integration import kafka_io
 
 JOB = Path(__file__).parent / "flink_jobs" / "kafka_upper.py"
 
@@ -33,46 +32,17 @@ def test_overview_shows_one_taskmanager_with_its_slots(flink: Flink) -> None:
 def topics(kafka: Kafka) -> Iterator[tuple[str, str]]:
     suffix = uuid.uuid4().hex[:8]
     names = (f"test-flink-in-{suffix}", f"test-flink-out-{suffix}")
-    admin = kafka.admin()
-    try:
-        admin.create_topics([NewTopic(name, 2, 1) for name in names])
-    finally:
-        admin.close()
+    kafka.create_topics(dict.fromkeys(names, 2))
     yield names
-    admin = kafka.admin()
-    try:
-        admin.delete_topics(list(names))
-    finally:
-        admin.close()
+    kafka.delete_topics(*names)
 
 
 def _produce(kafka: Kafka, topic: str, records: list[dict[str, Any]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all")
-    try:
-        for record in records:
-            producer.send(topic, key=record["payment_id"].encode(), value=json.dumps(record).encode())
-        producer.flush(timeout=30)
-    finally:
-        producer.close()
+    kafka_io.produce(kafka, topic, [(r["payment_id"].encode(), json.dumps(r).encode()) for r in records])
 
 
 def _consume(kafka: Kafka, topic: str, expected: int) -> list[dict[str, Any]]:
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=kafka.bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=20_000,
-    )
-    try:
-        records: list[dict[str, Any]] = []
-        for message in consumer:
-            records.append(json.loads(message.value))
-            if len(records) >= expected:
-                break
-        return records
-    finally:
-        consumer.close()
+    return [json.loads(m.value()) for m in kafka_io.collect(kafka, topic, expected, timeout_s=20)]
 
 
 def _submit(flink: Flink, *args: str) -> str:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from fraudlake.contract import CHARGEBACK, GROUND_TRUTH, PAYMENT, Payment, Rejection
 from fraudlake.platform.kafka import Kafka
@@ -17,43 +16,20 @@ from fraudlake.simulator.run import Sinks, run
 from fraudlake.simulator.sinks import KafkaSink
 from fraudlake.topics import CHARGEBACKS, PAYMENTS
 from fraudlake.topics import GROUND_TRUTH as GROUND_TRUTH_TOPIC
+from tests.integration import kafka_io
 from tests.integration.conftest import fraudlake
 
 
-def _end_offsets(kafka: Kafka, topic: str) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap)
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        return dict(consumer.end_offsets(partitions))
-    finally:
-        consumer.close()
-
-
-def _read_since(kafka: Kafka, offsets: dict[TopicPartition, int]) -> list[tuple[int, bytes, bytes]]:
-    """(partition, key, value) of every record after `offsets`, up to the current end."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=kafka.bootstrap, enable_auto_commit=False, consumer_timeout_ms=5_000
-    )
-    try:
-        consumer.assign(list(offsets))
-        for partition, offset in offsets.items():
-            consumer.seek(partition, offset)
-        end = consumer.end_offsets(list(offsets))
-        records = []
-        for message in consumer:
-            records.append((message.partition, message.key, message.value))
-            if all(consumer.position(p) >= end[p] for p in offsets):
-                break
-        return records
-    finally:
-        consumer.close()
+def _read_since(kafka: Kafka, topic: str, since: dict[int, int]) -> list[tuple[int, bytes, bytes]]:
+    """(partition, key, value) of every record after `since`, up to the current end."""
+    return [(m.partition(), m.key(), m.value()) for m in kafka_io.read(kafka, topic, since)]
 
 
 def test_simulate_fills_postgres_kafka_and_files(kafka: Kafka, postgres: Postgres, tmp_path: Path) -> None:
     seed = int(time.time()) % 1_000_000
-    before_payments = _end_offsets(kafka, PAYMENTS.name)
-    before_chargebacks = _end_offsets(kafka, CHARGEBACKS.name)
-    before_truth = _end_offsets(kafka, GROUND_TRUTH_TOPIC.name)
+    before_payments = kafka_io.end_offsets(kafka, PAYMENTS.name)
+    before_chargebacks = kafka_io.end_offsets(kafka, CHARGEBACKS.name)
+    before_truth = kafka_io.end_offsets(kafka, GROUND_TRUTH_TOPIC.name)
     args = [
         "simulate",
         "--seed",
@@ -77,7 +53,7 @@ def test_simulate_fills_postgres_kafka_and_files(kafka: Kafka, postgres: Postgre
     assert done.returncode == 0, done.stdout + done.stderr
 
     payments, malformed = [], 0
-    for partition, key, value in _read_since(kafka, before_payments):
+    for partition, key, value in _read_since(kafka, PAYMENTS.name, before_payments):
         parsed = PAYMENT.parse(value)
         if isinstance(parsed, Rejection):
             malformed += 1
@@ -93,14 +69,19 @@ def test_simulate_fills_postgres_kafka_and_files(kafka: Kafka, postgres: Postgre
     assert all(len(parts) == 1 for parts in partitions_by_customer.values())
 
     payment_ids = {payment.payment_id for _, payment in payments}
-    chargebacks = [CHARGEBACK.parse(value) for _, _, value in _read_since(kafka, before_chargebacks)]
+    chargebacks = [
+        CHARGEBACK.parse(value) for _, _, value in _read_since(kafka, CHARGEBACKS.name, before_chargebacks)
+    ]
     assert chargebacks and all(cb.payment_id in payment_ids for cb in chargebacks)  # type: ignore[union-attr]
 
     truth = pq.read_table(tmp_path / "truth.parquet").to_pylist()
     assert {row["payment_id"] for row in truth} == payment_ids
     frauds = {row["payment_id"] for row in truth if row["is_fraud"]}
     assert {cb.payment_id for cb in chargebacks} <= frauds  # type: ignore[union-attr]
-    truth_topic = [(key, GROUND_TRUTH.parse(value)) for _, key, value in _read_since(kafka, before_truth)]
+    truth_topic = [
+        (key, GROUND_TRUTH.parse(value))
+        for _, key, value in _read_since(kafka, GROUND_TRUTH_TOPIC.name, before_truth)
+    ]
     assert sorted(
         (t.payment_id, t.is_fraud, t.scenario)
         for _, t in truth_topic  # type: ignore[union-attr]

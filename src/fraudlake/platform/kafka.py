@@ -7,9 +7,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaAdminClient
-from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
-from kafka.errors import KafkaError
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+)
 
 from fraudlake.platform import artifacts, process
 from fraudlake.platform.service import Port, Service
@@ -122,26 +128,43 @@ class Kafka(Service):
             )
         self.wait_until("kafka broker", self.probe)
 
-    def admin(self) -> KafkaAdminClient:
-        return KafkaAdminClient(
-            bootstrap_servers=self.bootstrap,
-            client_id="fraudlake-platform",
-            request_timeout_ms=10_000,
+    def admin(self) -> AdminClient:
+        return AdminClient({"bootstrap.servers": self.bootstrap, "client.id": "fraudlake-platform"})
+
+    def topics(self) -> dict[str, int]:
+        """Topic -> its partition count, as the broker has them."""
+        metadata = self.admin().list_topics(timeout=10)
+        return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
+
+    def topic_config(self, topic: str) -> dict[str, str]:
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        entries = self.admin().describe_configs([resource])[resource].result(timeout=10)
+        return {name: str(entry.value) for name, entry in entries.items()}
+
+    def create_topics(
+        self, partitions: dict[str, int], configs: dict[str, dict[str, str]] | None = None
+    ) -> None:
+        """Create each topic with its partition count (one replica); waits until they exist."""
+        created = self.admin().create_topics(
+            [
+                NewTopic(name, count, 1, config=(configs or {}).get(name, {}))
+                for name, count in partitions.items()
+            ]
         )
+        for future in created.values():
+            future.result(timeout=30)
+
+    def delete_topics(self, *names: str) -> None:
+        for future in self.admin().delete_topics(list(names)).values():
+            future.result(timeout=30)
 
     def probe(self) -> str | None:
         if not process.port_open(self.settings.bind_host, self.settings.kafka_port):
             return f"nothing listens on {self.bootstrap}"
         try:
-            admin = self.admin()
-        except KafkaError as exc:
+            self.admin().list_topics(timeout=5)
+        except KafkaException as exc:
             return f"broker does not answer: {exc}"
-        try:
-            admin.list_topics()
-        except KafkaError as exc:
-            return f"broker does not answer: {exc}"
-        finally:
-            admin.close()
         return None
 
     def provision(self) -> None:
@@ -149,45 +172,35 @@ class Kafka(Service):
 
         Partitions are never shrunk (Kafka cannot), so a topic with more than asked is left alone.
         """
-        admin = self.admin()
-        try:
-            existing = set(admin.list_topics())
-            missing = [
-                NewTopic(
-                    spec.name, spec.partitions, 1, topic_configs={"retention.ms": str(spec.retention_ms)}
-                )
-                for spec in TOPICS
-                if spec.name not in existing
-            ]
-            if missing:
-                admin.create_topics(missing)
-            present = [spec for spec in TOPICS if spec.name in existing]
-            if not present:
-                return
-            partitions = {
-                t["name"]: len(t["partitions"]) for t in admin.describe_topics([s.name for s in present])
-            }
-            grow = {
-                spec.name: NewPartitions(spec.partitions)
-                for spec in present
-                if partitions[spec.name] < spec.partitions
-            }
-            if grow:
-                admin.create_partitions(grow)
-            configs = admin.describe_configs(
-                [ConfigResource(ConfigResourceType.TOPIC, s.name) for s in present]
+        existing = self.topics()
+        missing = [spec for spec in TOPICS if spec.name not in existing]
+        if missing:
+            self.create_topics(
+                {spec.name: spec.partitions for spec in missing},
+                {spec.name: {"retention.ms": str(spec.retention_ms)} for spec in missing},
             )
-            drifted = [
-                ConfigResource(
-                    ConfigResourceType.TOPIC, spec.name, configs={"retention.ms": str(spec.retention_ms)}
-                )
-                for spec in present
-                if configs["topic"][spec.name]["retention.ms"]["value"] != str(spec.retention_ms)
-            ]
-            if drifted:
-                admin.alter_configs(drifted)
-        finally:
-            admin.close()
+        present = [spec for spec in TOPICS if spec.name in existing]
+        grow = [NewPartitions(s.name, s.partitions) for s in present if existing[s.name] < s.partitions]
+        admin = self.admin()
+        if grow:
+            for future in admin.create_partitions(grow).values():
+                future.result(timeout=30)
+        drifted = [
+            ConfigResource(
+                ConfigResource.Type.TOPIC,
+                spec.name,
+                incremental_configs=[
+                    ConfigEntry(
+                        "retention.ms", str(spec.retention_ms), incremental_operation=AlterConfigOpType.SET
+                    )
+                ],
+            )
+            for spec in present
+            if self.topic_config(spec.name)["retention.ms"] != str(spec.retention_ms)
+        ]
+        if drifted:
+            for future in admin.incremental_alter_configs(drifted).values():
+                future.result(timeout=30)
 
     def connection(self, show_secrets: bool) -> dict[str, Any]:
         return {
