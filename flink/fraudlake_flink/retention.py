@@ -99,11 +99,19 @@ def apply(jobs: Jobs, job_name: str, policy: Policy, now: datetime) -> Pruned:
     strays = orphans(stored, recorded, now, policy, point.location if point else None)
     objects += sum(jobs.storage.delete(found.location) for found in strays)
     done = []
+    start = running.started_from if running else None
     for run in runs:
-        keep = (active and run.job_id == active["jid"]) or (point and run.job_id == point.job_id)
+        checkpoints = f"{jobs.flink.checkpoint_dir}/{run.job_id}"
+        # the running job's own, the next resume point's, and the one the running job started
+        # from (Flink restores it again if the job fails before its first checkpoint)
+        keep = (
+            (active and run.job_id == active["jid"])
+            or (point and run.job_id == point.job_id)
+            or (start and start.startswith(checkpoints + "/"))
+        )
         if keep or run.started_at is None or now - run.started_at < policy.max_age:
             continue
-        removed = jobs.storage.delete(f"{jobs.flink.checkpoint_dir}/{run.job_id}")
+        removed = jobs.storage.delete(checkpoints)
         if removed:
             objects += removed
             done.append(run.job_id)
