@@ -6,7 +6,7 @@ Every 3 minutes by default (`FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES`), one run at 
 1. **load_bronze**: the Parquet objects of every complete Bronze batch not yet in the load
    manifest (`bronze.load_manifest`, keyed by object and etag) are copied into PostgreSQL, one
    transaction per batch: a rerun loads nothing, a half-loaded batch is rolled back.
-2. **build_silver_gold**: `dbt build`, models and tests in order (Silver `payment_facts` is
+2. **build_silver_gold**: `dbt build`, models and tests in order (Silver `int_payment_facts` is
    incremental: only payments with a part loaded since the last run). A failing test fails the task,
    names the test, and skips everything downstream: Gold keeps its last good state. Success
    updates the Asset `fraudlake://gold`.

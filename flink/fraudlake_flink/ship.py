@@ -44,7 +44,7 @@ def _imports(path: Path) -> set[str]:
 
 def closure(module: str = UDF_MODULE) -> dict[str, Path]:
     """Relative path in the shipped folder -> source file, for `module` and what it imports of
-    ours, with the packages' `__init__.py` on the way (importing a.b runs a/__init__.py)."""
+    ours, with the subpackages' `__init__.py` on the way (importing a.b.c runs a/b/__init__.py)."""
     found: dict[str, Path] = {}
     pending = [module]
     while pending:
@@ -59,7 +59,9 @@ def closure(module: str = UDF_MODULE) -> dict[str, Path]:
             if relative not in found:
                 found[relative] = path
                 pending.extend(_imports(path))
-    return dict(sorted(found.items()))
+    # Without their __init__.py the top-level packages are namespace packages in the shipped folder:
+    # `flink run` puts that folder first on the client's path too, where the full packages must win.
+    return {k: v for k, v in sorted(found.items()) if k not in {f"{p}/__init__.py" for p in PACKAGES}}
 
 
 def ship(parent: Path, module: str = UDF_MODULE) -> Path:

@@ -67,7 +67,8 @@ def test_provision_restores_drifted_retention(kafka: Kafka) -> None:
             ConfigEntry("retention.ms", "1000", incremental_operation=AlterConfigOpType.SET)
         ],
     )
-    for future in kafka.admin().incremental_alter_configs([drift]).values():
+    admin = kafka.admin()
+    for future in admin.incremental_alter_configs([drift]).values():
         future.result(timeout=30)
     assert kafka.topic_config(spec.name)["retention.ms"] == "1000"
     kafka.provision()

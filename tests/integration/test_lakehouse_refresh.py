@@ -135,9 +135,16 @@ def test_gold_kpis_equal_an_independent_computation_and_a_bad_batch_never_reache
     assert run.state == "success", run.failures
     assert _manifest_rows(landed) == objects
 
+    version = {d.payment_id: d.rules_version for d in decisions}
     expected = []
-    for start in sorted({p.event_time // HOUR * HOUR for p in payments}):
-        group = [p for p in payments if p.event_time // HOUR * HOUR == start]
+    for start, rules in sorted(
+        {(p.event_time // HOUR * HOUR, version.get(p.payment_id, "undecided")) for p in payments}
+    ):
+        group = [
+            p
+            for p in payments
+            if p.event_time // HOUR * HOUR == start and version.get(p.payment_id, "undecided") == rules
+        ]
         alerted = [p for p in group if scores.get(p.payment_id, 0) >= 60]
         by = {
             s: sum(_severity(scores[p.payment_id]) == s for p in alerted) for s in ("HIGH", "MEDIUM", "LOW")
@@ -145,6 +152,7 @@ def test_gold_kpis_equal_an_independent_computation_and_a_bad_batch_never_reache
         expected.append(
             (
                 datetime.fromtimestamp(start / 1000, UTC),
+                rules,
                 len(group),
                 sum(p.amount for p in group),
                 len(alerted),
@@ -155,12 +163,11 @@ def test_gold_kpis_equal_an_independent_computation_and_a_bad_batch_never_reache
                 sum((p.amount for p in alerted), Decimal("0.00")),
             )
         )
-    assert _rows(landed, gold, "fraud_kpis_hourly", "event_hour") == expected
+    assert {e[1] for e in expected} == {"v1", other_bands.version, "undecided"}, "per rules version"
+    assert _kpis(landed, gold) == expected
 
     again, _ = refresh(ctx, landed)
-    assert again.state == "success" and _rows(landed, gold, "fraud_kpis_hourly", "event_hour") == expected, (
-        "a second run changes nothing"
-    )
+    assert again.state == "success" and _kpis(landed, gold) == expected, "a second run changes nothing"
     assert _manifest_rows(landed) == objects, "nothing loaded twice"
 
     # the contract accepts it (known severity, score in range), the rules' bands do not
@@ -172,9 +179,7 @@ def test_gold_kpis_equal_an_independent_computation_and_a_bad_batch_never_reache
     assert failed.state == "failed"
     assert set(failed.failures) == {"build_silver_gold"}
     assert any("test severity_agrees_with_score" in line for line in failed.failures["build_silver_gold"])
-    assert _rows(landed, gold, "fraud_kpis_hourly", "event_hour") == expected, (
-        "Gold keeps its last good state"
-    )
+    assert _kpis(landed, gold) == expected, "Gold keeps its last good state"
 
 
 def test_dagbag_reads_the_dags_without_errors_or_heavy_imports(ctx: Context) -> None:
@@ -234,6 +239,10 @@ def _decision(p: Payment, score: int, reasons: tuple[str, ...]) -> Decision:
     )  # fmt: skip
 
 
+def _kpis(landed: Landed, gold: str) -> list[tuple[Any, ...]]:
+    return sorted(_rows(landed, gold, "fraud_kpis_hourly", "event_hour"), key=lambda row: row[:2])
+
+
 def _rows(landed: Landed, schema: str, table: str, order: str) -> list[tuple[Any, ...]]:
     statement = sql.SQL("select * from {} order by {}").format(
         sql.Identifier(schema, table), sql.Identifier(order)
@@ -284,12 +293,12 @@ def test_quality_rules_latency_and_risk_in_gold_and_silver_refreshes_only_what_c
     start = datetime.fromtimestamp(day / 1000, UTC)
     complete = (start + timedelta(days=91)).date()
     assert _rows(landed, gold, "detection_quality_daily", "event_day") == [
-        (start, True, complete, 8, 2, 2, 1, 1, Decimal("0.5000"), Decimal("0.5000"), Decimal("0.1667"))
+        (start, "v1", True, complete, 8, 2, 2, 1, 1, Decimal("0.5000"), Decimal("0.5000"), Decimal("0.1667"))
     ]
     assert _rows(landed, gold, "detection_quality_by_scenario", "scenario") == [
-        (start, "account_takeover", True, 1, 0, Decimal("0.0000"), None, Decimal("11.00")),
-        (start, "card_spree", True, 1, 1, Decimal("1.0000"), None, None),
-        (start, "legit", False, 5, 1, None, Decimal("0.2000"), None),
+        (start, "v1", "account_takeover", True, 1, 0, Decimal("0.0000"), None, Decimal("11.00")),
+        (start, "v1", "card_spree", True, 1, 1, Decimal("1.0000"), None, None),
+        (start, "v1", "legit", False, 5, 1, None, Decimal("0.2000"), None),
     ]
     assert _rows(landed, gold, "rule_performance", "rule_id") == [
         ("v1", "GEO_MISMATCH", 1, 1, 0, Decimal("0.0000"), Decimal("0.00")),
@@ -321,26 +330,26 @@ def test_quality_rules_latency_and_risk_in_gold_and_silver_refreshes_only_what_c
     ]
     hour = timedelta(hours=1)
     assert _rows(landed, gold, "alert_latency_hourly", "event_hour") == [
-        (start, 1, 1500, 1500, 1500, 1500),
-        (start + 2 * hour, 1, 4000, 4000, 4000, 4000),
+        (start, "v1", 1, 1500, 1500, 1500, 1500),
+        (start + 2 * hour, "v1", 1, 4000, 4000, 4000, 4000),
     ]
     risk = {
-        row[0]: (row[3], row[5], row[6], row[7], row[9])
+        row[:2]: (row[4], row[6], row[7], row[8], row[10])
         for row in _rows(landed, gold, "customer_risk", "customer_id")
     }
     assert risk == {  # payments, alerts, max score, chargebacks, tier
-        "c-a": (2, 1, 85, 2, "HIGH"),
-        "c-b": (2, 1, 65, 0, "MEDIUM"),
-        "c-c": (3, 0, 0, 0, "LOW"),
-        "c-d": (1, 0, 0, 0, "LOW"),
+        ("c-a", "v1"): (2, 1, 85, 2, "HIGH"),
+        ("c-b", "v1"): (2, 1, 65, 0, "MEDIUM"),
+        ("c-c", "v1"): (3, 0, 0, 0, "LOW"),
+        ("c-d", "v1"): (1, 0, 0, 0, "LOW"),
     }
     assert _rows(landed, gold, "fraud_kpis_daily", "event_day") == [
-        (start, 8, sum(p.amount for p in payments), 2, 1, 1, 0, Decimal("0.2500"), Decimal("22.00"))
+        (start, "v1", 8, sum(p.amount for p in payments), 2, 1, 1, 0, Decimal("0.2500"), Decimal("22.00"))
     ]
 
     silver = gold.removesuffix("gold") + "silver"
     versions = sql.SQL("select payment_id, xmin::text from {} order by 1").format(
-        sql.Identifier(silver, "payment_facts")
+        sql.Identifier(silver, "int_payment_facts")
     )
     before = dict(landed.query(versions))
     late_label = Chargeback("q-2", "c-b", Decimal(1), "EUR", "fraudulent", reported, 1)
@@ -351,7 +360,7 @@ def test_quality_rules_latency_and_risk_in_gold_and_silver_refreshes_only_what_c
     assert set(after) == set(before)
     assert [p for p in after if after[p] != before[p]] == ["q-2"], "an incremental run rewrites only q-2"
     assert _rows(landed, gold, "detection_quality_daily", "event_day") == [
-        (start, True, complete, 8, 3, 2, 2, 0, Decimal("0.6667"), Decimal("1.0000"), Decimal("0.0000"))
+        (start, "v1", True, complete, 8, 3, 2, 2, 0, Decimal("0.6667"), Decimal("1.0000"), Decimal("0.0000"))
     ]
 
 
@@ -360,7 +369,7 @@ def test_dbt_docs_are_one_page_with_every_gold_model(ctx: Context) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     page = Path(done.stdout.split("file://")[1].strip())
     html = page.read_text()
-    for model in ("payment_facts", "fraud_kpis_daily", "detection_quality_daily", "customer_risk"):
+    for model in ("int_payment_facts", "fraud_kpis_daily", "detection_quality_daily", "customer_risk"):
         assert f"model.fraudlake.{model}" in html
 
 
@@ -373,7 +382,7 @@ def test_stale_bronze_fails_the_freshness_check_but_gold_is_still_published(
     assert run.state == "failed"
     assert set(run.failures) == {"check_freshness"}, "the build ran and published"
     assert any("stale past error_after: bronze.payments" in line for line in run.failures["check_freshness"])
-    assert [row[1] for row in _rows(landed, gold, "fraud_kpis_daily", "event_day")] == [1]
+    assert [row[1:3] for row in _rows(landed, gold, "fraud_kpis_daily", "event_day")] == [("undecided", 1)]
 
 
 def test_triggering_a_paused_dag_is_refused_by_name(ctx: Context) -> None:

@@ -283,7 +283,7 @@ def test_the_warehouse_role_reads_gold_and_nothing_else(ctx: Context) -> None:
             for forbidden in (
                 sql.SQL("select count(*) from bronze.load_manifest"),
                 sql.SQL("select count(*) from ops.customer_profiles"),
-                sql.SQL("select count(*) from silver.payment_facts"),
+                sql.SQL("select count(*) from silver.int_payment_facts"),
                 sql.SQL("insert into {} values (2)").format(probe),
                 sql.SQL("delete from {}").format(probe),
                 sql.SQL("create table gold.intruder (n int)"),

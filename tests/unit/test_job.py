@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from fraudlake.cli.watch import render
-from fraudlake.config import Settings
+from fraudlake.config import SOURCE_ROOTS, Settings
 from fraudlake.contract import ALERT, DEAD_LETTER, PAYMENT, SCHEMA_VERSION, Alert, DeadLetter, alert_id_of
 from fraudlake.rules import ruleset
 from fraudlake.rules.catalog import CATALOG
@@ -182,3 +182,12 @@ def test_the_cluster_gets_the_parse_udfs_import_closure_only(tmp_path: Path) -> 
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    # `flink run` puts the shipped folder first on the client's path too: the full packages still win
+    client = subprocess.run(
+        [sys.executable, "-c", "import fraudlake.rules.ruleset, fraudlake_flink.sql"],
+        env={"PYTHONPATH": ":".join([str(shipped), *map(str, SOURCE_ROOTS)])},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert client.returncode == 0, client.stderr

@@ -50,12 +50,12 @@ def test_dbt_failures_names_the_failing_and_erroring_nodes(tmp_path: Path) -> No
     (tmp_path / "target").mkdir()
     results = [
         {"unique_id": "test.fraudlake.severity_agrees_with_score", "status": "fail"},
-        {"unique_id": "model.fraudlake.payment_facts", "status": "error"},
-        {"unique_id": "test.fraudlake.unique_stg_payments_payment_id.3f2a", "status": "pass"},
+        {"unique_id": "model.fraudlake.int_payment_facts", "status": "error"},
+        {"unique_id": "test.fraudlake.unique_stg_bronze__payments_payment_id.3f2a", "status": "pass"},
         {"unique_id": "model.fraudlake.fraud_kpis_hourly", "status": "skipped"},
     ]
     (tmp_path / "target" / "run_results.json").write_text(json.dumps({"results": results}))
-    assert dbt.failures(tmp_path) == ["test severity_agrees_with_score", "model payment_facts"]
+    assert dbt.failures(tmp_path) == ["test severity_agrees_with_score", "model int_payment_facts"]
     assert dbt.failures(tmp_path / "never-ran") == []
 
 

@@ -1,13 +1,8 @@
 -- One row per Bronze table, as of this refresh: rows landed, the newest record's Kafka time, how
 -- long ago that was (freshness) and how long records took from Kafka to a Bronze object (landing
 -- lag, p50/p95 over the last hour that landed anything).
-{% set tables = ['payments', 'payment_scores', 'fraud_alerts', 'payments_dlq', 'chargebacks', 'ground_truth'] %}
 with landed as (
-    {% for table in tables %}
-    select '{{ table }}'::text as bronze_table, kafka_timestamp, ingested_at, loaded_at
-    from {{ source('bronze', table) }}
-    {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+    select bronze_table, kafka_timestamp, ingested_at, loaded_at from {{ ref('stg_bronze__landings') }}
 ),
 totals as (
     select
@@ -34,7 +29,7 @@ select
     t.rows_landed::bigint as rows_landed,
     t.newest_record_at,
     t.last_loaded_at,
-    round(extract(epoch from now() - t.newest_record_at))::bigint as freshness_s,
+    round(extract(epoch from {{ as_of() }} - t.newest_record_at))::bigint as freshness_s,
     round(g.p50)::bigint as landing_lag_p50_s,
     round(g.p95)::bigint as landing_lag_p95_s
 from totals as t

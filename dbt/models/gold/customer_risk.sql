@@ -1,7 +1,9 @@
--- One row per customer with payments: activity, alerts, chargebacks, and a risk tier for
--- analysts' queues: HIGH with a chargeback or a HIGH alert, MEDIUM with any alert, else LOW.
+-- One row per customer with payments and rules version (`undecided` for payments no version
+-- decided yet): activity, alerts, chargebacks, and a risk tier for analysts' queues: HIGH with a
+-- chargeback or a HIGH alert, MEDIUM with any alert, else LOW.
 select
     f.customer_id,
+    coalesce(f.rules_version, 'undecided') as rules_version,
     c.country,
     c.registered_at,
     count(*)::bigint as payments,
@@ -15,6 +17,6 @@ select
         when bool_or(f.is_alert) then 'MEDIUM'
         else 'LOW'
     end as risk_tier
-from {{ ref('payment_facts') }} as f
-left join {{ ref('stg_customers') }} as c on c.customer_id = f.customer_id
-group by f.customer_id, c.country, c.registered_at
+from {{ ref('int_payment_facts') }} as f
+left join {{ ref('stg_ops__customer_profiles') }} as c on c.customer_id = f.customer_id
+group by f.customer_id, 2, c.country, c.registered_at

@@ -4,5 +4,5 @@ select
     date_trunc('hour', dead_lettered_at, 'UTC') as dead_letter_hour,
     reason_kind,
     count(*)::bigint as dead_letters
-from {{ ref('stg_dead_letters') }}
+from {{ ref('stg_bronze__dead_letters') }}
 group by 1, 2

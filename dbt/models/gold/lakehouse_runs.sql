@@ -17,6 +17,6 @@ select
     end as state,
     coalesce(string_agg(step, ', ' order by step) filter (where state = 'failed'), '') as failed_steps,
     coalesce(sum(rows_loaded), 0)::bigint as rows_loaded
-from {{ source('ops', 'lakehouse_steps') }}
+from {{ ref('stg_ops__lakehouse_steps') }}
 where schema_prefix = '{{ var("schema_prefix") }}'
 group by run_id

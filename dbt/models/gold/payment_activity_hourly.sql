@@ -15,6 +15,6 @@ select
     sum(amount)::numeric(18, 2) as amount,
     count(*) filter (where is_alert)::bigint as alerts,
     coalesce(sum(amount) filter (where is_alert), 0)::numeric(18, 2) as amount_at_risk
-from {{ ref('payment_facts') }} as f
-left join {{ ref('stg_customers') }} as c on c.customer_id = f.customer_id
+from {{ ref('int_payment_facts') }} as f
+left join {{ ref('stg_ops__customer_profiles') }} as c on c.customer_id = f.customer_id
 group by 1, 2, 3, 4, 5, 6

@@ -2,8 +2,8 @@
 -- (rule_a < rule_b) that both fired in at least one alerted decision.
 with alerted_hits as (
     select h.payment_id, h.rules_version, h.rule_id
-    from {{ ref('rule_hits') }} as h
-    join {{ ref('payment_facts') }} as f on f.payment_id = h.payment_id and f.rules_version = h.rules_version
+    from {{ ref('int_rule_hits') }} as h
+    join {{ ref('int_payment_facts') }} as f on f.payment_id = h.payment_id and f.rules_version = h.rules_version
     where f.is_alert
 )
 select

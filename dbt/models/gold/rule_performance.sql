@@ -3,9 +3,9 @@
 -- payments decided by that rules version (above 1: the rule singles out fraud).
 with decided as (
     select payment_id, rules_version, is_alert, is_charged_back as is_fraud
-    from {{ ref('payment_facts') }}
+    from {{ ref('int_payment_facts') }}
     where rules_version is not null
-      and event_time < now() - interval '{{ var("chargeback_window_days") }} days'
+      and event_time < {{ as_of() }} - interval '{{ var("chargeback_window_days") }} days'
 ),
 base as (
     select rules_version, avg(is_fraud::int)::numeric as fraud_rate
@@ -15,7 +15,7 @@ base as (
 hits as (
     select d.rules_version, h.rule_id, d.is_alert, d.is_fraud
     from decided as d
-    join {{ ref('rule_hits') }} as h on h.payment_id = d.payment_id and h.rules_version = d.rules_version
+    join {{ ref('int_rule_hits') }} as h on h.payment_id = d.payment_id and h.rules_version = d.rules_version
 )
 select
     h.rules_version,

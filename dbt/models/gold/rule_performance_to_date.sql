@@ -9,8 +9,8 @@ with decided as (
         is_alert,
         is_charged_back,
         is_fraud as is_fraud_truth,
-        event_time >= now() - interval '{{ var("chargeback_window_days") }} days' as label_pending
-    from {{ ref('payment_facts') }}
+        event_time >= {{ as_of() }} - interval '{{ var("chargeback_window_days") }} days' as label_pending
+    from {{ ref('int_payment_facts') }}
     where rules_version is not null
 ),
 base as (
@@ -32,7 +32,7 @@ by_rule as (
         count(*) filter (where d.is_fraud_truth) as hits_fraud_truth,
         count(d.is_fraud_truth) as hits_with_truth
     from decided as d
-    join {{ ref('rule_hits') }} as h on h.payment_id = d.payment_id and h.rules_version = d.rules_version
+    join {{ ref('int_rule_hits') }} as h on h.payment_id = d.payment_id and h.rules_version = d.rules_version
     group by d.rules_version, h.rule_id
 )
 select

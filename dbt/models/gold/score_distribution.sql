@@ -7,6 +7,6 @@ select
     count(*) filter (where is_alert)::bigint as alerts,
     count(*) filter (where is_fraud)::bigint as frauds_truth,
     count(*) filter (where not is_fraud)::bigint as legitimate_truth
-from {{ ref('payment_facts') }}
+from {{ ref('int_payment_facts') }}
 where rules_version is not null
 group by 1, 2

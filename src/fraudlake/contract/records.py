@@ -116,7 +116,9 @@ class Decision:
     payment_id: str = _doc("the scored payment")
     customer_id: str = _doc("its customer; the Kafka key")
     score: int = _doc("sum of the points of the rules that fired, capped (0-100)")
-    severity: str = _enum(*SEVERITIES, doc="LOW < 60 <= MEDIUM < 80 <= HIGH (thresholds in the rules file)")
+    severity: str = _enum(
+        *SEVERITIES, doc="the score's band in the rules file that decided (its severity bands)"
+    )
     is_alert: bool = _doc("score at or above the alert threshold, or an always-alert rule fired")
     reasons: tuple[str, ...] = _doc(
         "each rule that fired with the values that fired it, e.g. `VELOCITY: 3 payments in 4m 10s`"

@@ -138,14 +138,16 @@ class Kafka(Service):
 
     def topic_config(self, topic: str) -> dict[str, str]:
         resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
-        entries = self.admin().describe_configs([resource])[resource].result(timeout=10)
+        admin = self.admin()  # held until the answer came: a dropped client cancels its requests
+        entries = admin.describe_configs([resource])[resource].result(timeout=10)
         return {name: str(entry.value) for name, entry in entries.items()}
 
     def create_topics(
         self, partitions: dict[str, int], configs: dict[str, dict[str, str]] | None = None
     ) -> None:
         """Create each topic with its partition count (one replica); waits until they exist."""
-        created = self.admin().create_topics(
+        admin = self.admin()  # held until the answers came: a dropped client cancels its requests
+        created = admin.create_topics(
             [
                 NewTopic(name, count, 1, config=(configs or {}).get(name, {}))
                 for name, count in partitions.items()
@@ -155,7 +157,8 @@ class Kafka(Service):
             future.result(timeout=30)
 
     def delete_topics(self, *names: str) -> None:
-        for future in self.admin().delete_topics(list(names)).values():
+        admin = self.admin()
+        for future in admin.delete_topics(list(names)).values():
             future.result(timeout=30)
 
     def probe(self) -> str | None:

@@ -1,0 +1,9 @@
+-- One row per rule that fired in a decision, per (payment_id, rules_version): `VELOCITY: 3
+-- payments in 2m 0s` becomes rule_id VELOCITY with that text. Rule performance in Gold counts these.
+select
+    d.payment_id,
+    d.rules_version,
+    split_part(r.reason, ':', 1) as rule_id,
+    r.reason
+from {{ ref('stg_bronze__decisions') }} as d
+cross join lateral unnest(d.reasons) as r(reason)

@@ -1,9 +1,0 @@
--- One row per rule that fired in a payment's (latest) decision: `VELOCITY: 3 payments in 2m 0s`
--- becomes rule_id VELOCITY with that text. Rule performance in Gold counts these.
-select
-    d.payment_id,
-    d.rules_version,
-    split_part(r.reason, ':', 1) as rule_id,
-    r.reason
-from {{ ref('stg_decisions') }} as d
-cross join lateral unnest(d.reasons) as r(reason)
