@@ -8,6 +8,10 @@
 -- when the last run read them. Changed ids come from stg_bronze__changes (the Bronze tables'
 -- loaded_at indexes); the staging views are then read for those ids only (the filter is on their
 -- dedupe key).
+-- depends_on: {{ ref('stg_bronze__changes') }}
+-- Depends on the rules versions so that the tests checking its rows against their rules version
+-- (severity_agrees_with_score, rule_of_its_version) block Gold like its own tests do.
+-- depends_on: {{ ref('stg_ops__rules_versions') }}
 {{ config(
     materialized='incremental',
     unique_key='payment_id',

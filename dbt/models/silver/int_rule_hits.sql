@@ -7,3 +7,7 @@ select
     r.reason
 from {{ ref('stg_bronze__decisions') }} as d
 cross join lateral unnest(d.reasons) as r(reason)
+
+-- Depends on the rules versions so that the tests checking its rows against their rules version
+-- (severity_agrees_with_score, rule_of_its_version) block Gold like its own tests do.
+-- depends_on: {{ ref('stg_ops__rules_versions') }}
