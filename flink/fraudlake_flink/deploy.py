@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from fraudlake.platform.kafka import high_watermarks
 from fraudlake.rules import ruleset
 from fraudlake.rules.history import velocity_count
 from fraudlake.rules.ruleset import RuleSet
@@ -105,22 +106,6 @@ def incompatibility(plan_before: int, before: RuleSet, after: RuleSet) -> str | 
             "rows the job's windows keep in state, so another set of rules is another state layout"
         )
     return None
-
-
-def high_watermarks(bootstrap: str, topic: str) -> dict[int, int]:
-    """Per partition, the offset the next record will get (read_committed readers stop at the LSO)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "fraudlake-deploy", "enable.auto.commit": False}
-    )
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
-        }
-    finally:
-        consumer.close()
 
 
 def stop(jobs: Jobs, previous: JobRun) -> dict[str, Any]:

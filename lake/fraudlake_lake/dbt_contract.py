@@ -11,26 +11,8 @@ import re
 import sys
 
 from fraudlake.config import PROJECT_ROOT
-from fraudlake.contract import (
-    ALERT,
-    CHARGEBACK,
-    CUSTOMER_PROFILE,
-    DEAD_LETTER,
-    DECISION,
-    GROUND_TRUTH,
-    PAYMENT,
-    RecordType,
-)
+from fraudlake.contract import RECORD_TYPES, RecordType
 
-RECORDS: tuple[RecordType, ...] = (  # type: ignore[type-arg]
-    PAYMENT,
-    CUSTOMER_PROFILE,
-    CHARGEBACK,
-    DECISION,
-    ALERT,
-    DEAD_LETTER,
-    GROUND_TRUTH,
-)
 DOCS = PROJECT_ROOT / "dbt" / "models" / "contract.md"
 MACROS = PROJECT_ROOT / "dbt" / "macros" / "contract.sql"
 HEADER = "Generated from src/fraudlake/contract/ by `python -m fraudlake_lake.dbt_contract`; do not edit."
@@ -43,7 +25,7 @@ def record_name(record: RecordType) -> str:  # type: ignore[type-arg]
 
 def docs() -> str:
     blocks = [f"<!-- {HEADER} -->"]
-    for record in RECORDS:
+    for record in RECORD_TYPES:
         for column in record.columns:
             text = column.doc or "one of: " + ", ".join(column.choices or ())
             if column.choices and column.doc:
@@ -55,7 +37,7 @@ def docs() -> str:
 def macros() -> str:
     enums = {
         record_name(record): {c.name: list(c.choices) for c in record.columns if c.choices}
-        for record in RECORDS
+        for record in RECORD_TYPES
     }
     return f"""{{# {HEADER} #}}
 

@@ -6,19 +6,12 @@ from collections.abc import Iterable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, Producer, TopicPartition
 
-from fraudlake.platform.kafka import Kafka
+from fraudlake.platform.kafka import Kafka, high_watermarks
 
 
 def end_offsets(kafka: Kafka, topic: str) -> dict[int, int]:
     """Partition -> its end (high watermark) offset now."""
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": "t-offsets"})
-    try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
-        }
-    finally:
-        consumer.close()
+    return high_watermarks(kafka.bootstrap, topic)
 
 
 def read(

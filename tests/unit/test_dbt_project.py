@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from fraudlake.contract import RECORD_TYPES
 from fraudlake_lake import dbt_contract
 
 DBT = Path(__file__).resolve().parents[2] / "dbt"
@@ -43,7 +44,7 @@ def test_generated_contract_docs_and_values_are_current() -> None:
 
 def test_contract_fields_are_described_and_tested_from_the_contract() -> None:
     properties = _properties()
-    records = {dbt_contract.record_name(r): r for r in dbt_contract.RECORDS}
+    records = {dbt_contract.record_name(r): r for r in RECORD_TYPES}
     for model, record_name in STAGED_RECORDS.items():
         record = records[record_name]
         columns = {c["name"]: c for c in properties[model]["columns"]}

@@ -56,6 +56,7 @@ __all__ = [
     "PAYMENT",
     "PAYMENT_METHODS",
     "PAYMENT_STATUSES",
+    "RECORD_TYPES",
     "SCHEMA_VERSION",
     "SEVERITIES",
     "Alert",
@@ -131,6 +132,16 @@ DECISION = RecordType(Decision)
 ALERT = RecordType(Alert)
 DEAD_LETTER = RecordType(DeadLetter)
 GROUND_TRUTH = RecordType(GroundTruth)
+RECORD_TYPES: tuple[RecordType[Any], ...] = (
+    PAYMENT,
+    CUSTOMER_PROFILE,
+    CHARGEBACK,
+    DECISION,
+    ALERT,
+    DEAD_LETTER,
+    GROUND_TRUTH,
+)
+"""Every record of the contract, in the order the docs list them."""
 
 
 def markdown() -> str:

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from fraudlake.contract import (
-    ALERT,
-    CHARGEBACK,
-    CUSTOMER_PROFILE,
-    DEAD_LETTER,
-    DECISION,
-    GROUND_TRUTH,
-    PAYMENT,
-)
+from fraudlake.contract import RECORD_TYPES
 from fraudlake.contract.records import SCHEMA_VERSION
 
 _JSON_TYPE_NAMES = {
@@ -37,7 +29,7 @@ def markdown() -> str:
         "`numeric(12,2)` and `timestamptz`. A reader ignores fields it does not know and rejects",
         "a `schema_version` it does not know.",
     ]
-    for record_type in (PAYMENT, CUSTOMER_PROFILE, CHARGEBACK, DECISION, ALERT, DEAD_LETTER, GROUND_TRUTH):
+    for record_type in RECORD_TYPES:
         cls = record_type.cls
         lines += ["", f"## {cls.__name__}", "", (cls.__doc__ or "").strip(), ""]
         lines += ["| field | JSON | Parquet | SQL | allowed values / notes |", "|---|---|---|---|---|"]

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -223,3 +223,17 @@ def _cluster_id() -> str:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not cluster_id.startswith("-"):
             return cluster_id
+
+
+def high_watermarks(bootstrap: str, topic: str) -> dict[int, int]:
+    """Per partition, the offset the next record will get (read_committed readers stop at the LSO)."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "fraudlake-offsets", "enable.auto.commit": False}
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
+        }
+    finally:
+        consumer.close()
