@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +149,28 @@ def _simulate_offline(events: int, **outputs: Path) -> list[str]:
     for flag, path in outputs.items():
         args += [f"--{flag.replace('_', '-')}", str(path)]
     return args
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`fraudlake ... | head`: the closed pipe ends the command with 141 (as SIGPIPE would), no trace."""
+    script = (
+        "import sys\n"
+        "from fraudlake import cli\n"
+        "from fraudlake.cli import commands\n"
+        "def flood(ctx, args):\n"
+        "    for n in range(200_000):\n"
+        "        print(f'line {n}')\n"
+        "    return 0\n"
+        "commands.COMMANDS['status'] = flood\n"
+        "sys.exit(cli.main(['status']))\n"
+    )
+    done = subprocess.run(
+        ["bash", "-c", f'{sys.executable} -c "$SCRIPT" | head -n 2; echo "exit ${{PIPESTATUS[0]}}" >&2'],
+        env={**os.environ, "SCRIPT": script, "FRAUDLAKE_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout == "line 0\nline 1\n"
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
+    assert done.stderr.strip().endswith("exit 141")
