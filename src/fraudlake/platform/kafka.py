@@ -137,10 +137,17 @@ class Kafka(Service):
         return {name: len(topic.partitions) for name, topic in metadata.topics.items()}
 
     def topic_config(self, topic: str) -> dict[str, str]:
-        resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
-        admin = self.admin()  # held until the answer came: a dropped client cancels its requests
-        entries = admin.describe_configs([resource])[resource].result(timeout=10)
-        return {name: str(entry.value) for name, entry in entries.items()}
+        return self.topic_configs([topic])[topic]
+
+    def topic_configs(self, topics: list[str]) -> dict[str, dict[str, str]]:
+        """Topic -> its configuration, all topics in one request."""
+        admin = self.admin()  # held until the answers came: a dropped client cancels its requests
+        asked = {topic: ConfigResource(ConfigResource.Type.TOPIC, topic) for topic in topics}
+        answers = admin.describe_configs(list(asked.values()))
+        return {
+            topic: {name: str(entry.value) for name, entry in answers[resource].result(timeout=10).items()}
+            for topic, resource in asked.items()
+        }
 
     def create_topics(
         self, partitions: dict[str, int], configs: dict[str, dict[str, str]] | None = None
@@ -188,6 +195,7 @@ class Kafka(Service):
         if grow:
             for future in admin.create_partitions(grow).values():
                 future.result(timeout=30)
+        configs = self.topic_configs([spec.name for spec in present]) if present else {}
         drifted = [
             ConfigResource(
                 ConfigResource.Type.TOPIC,
@@ -199,7 +207,7 @@ class Kafka(Service):
                 ],
             )
             for spec in present
-            if self.topic_config(spec.name)["retention.ms"] != str(spec.retention_ms)
+            if configs[spec.name]["retention.ms"] != str(spec.retention_ms)
         ]
         if drifted:
             for future in admin.incremental_alter_configs(drifted).values():
