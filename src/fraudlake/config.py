@@ -114,7 +114,6 @@ class Settings(BaseModel):
     flink_rest_port: Port = setting(18081, "Flink REST API and Web UI port")
     flink_rpc_port: Port = setting(16123, "Flink JobManager RPC port")
     flink_blob_port: Port = setting(16124, "Flink blob server port")
-    flink_tm_rpc_port: Port = setting(16125, "Flink TaskManager RPC port")
     flink_tm_data_port: Port = setting(16126, "Flink TaskManager data port")
     flink_task_slots: Annotated[int, between(1, 64)] = setting(4, "Slots of the TaskManager")
     flink_jm_memory: Memory = setting("1024m", "JobManager total process memory")

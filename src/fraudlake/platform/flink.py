@@ -99,7 +99,6 @@ class Flink(Service):
             Port("FRAUDLAKE_FLINK_REST_PORT", s.flink_rest_port),
             Port("FRAUDLAKE_FLINK_RPC_PORT", s.flink_rpc_port),
             Port("FRAUDLAKE_FLINK_BLOB_PORT", s.flink_blob_port),
-            Port("FRAUDLAKE_FLINK_TM_RPC_PORT", s.flink_tm_rpc_port),
             Port("FRAUDLAKE_FLINK_TM_DATA_PORT", s.flink_tm_data_port),
         ]
 
@@ -152,7 +151,10 @@ class Flink(Service):
             "jobmanager.memory.process.size": s.flink_jm_memory,
             "taskmanager.host": host,
             "taskmanager.bind-host": host,
-            "taskmanager.rpc.port": s.flink_tm_rpc_port,
+            # any free port (Flink's default), never a fixed one: a TaskManager restarted after a
+            # crash on its predecessor's address is refused by the JobManager, which keeps that
+            # address quarantined, and never registers (decision 0010)
+            "taskmanager.rpc.port": 0,
             "taskmanager.data.port": s.flink_tm_data_port,
             "taskmanager.numberOfTaskSlots": s.flink_task_slots,
             "taskmanager.memory.process.size": s.flink_tm_memory,
