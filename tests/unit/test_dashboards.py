@@ -53,6 +53,38 @@ def test_every_dataset_is_a_gold_model_and_every_chart_uses_what_its_dataset_def
             assert set(named) <= columns, path
 
 
+def test_every_dataset_has_exactly_its_gold_models_columns(files: bundle.Files) -> None:
+    """A column Gold gains (the rules version of every metric) reaches Superset's dataset."""
+    gold = yaml.safe_load((PROJECT_ROOT / "dbt" / "models" / "gold" / "gold.yml").read_text())
+    model_columns = {m["name"]: {c["name"] for c in m["columns"]} for m in gold["models"]}
+    for path, dataset in files.items():
+        if path.startswith("datasets/"):
+            physical = {c["column_name"] for c in dataset["columns"] if c["expression"] is None}
+            assert physical == model_columns[dataset["table_name"]], path
+
+
+def test_a_dashboard_over_versioned_metrics_filters_by_rules_version(files: bundle.Files) -> None:
+    """Gold holds one row per rules version (a shadow version beside the live one): a dashboard that
+    shows such rows lets the viewer pick the version instead of adding two versions' counts."""
+    datasets = {d["uuid"]: d for p, d in files.items() if p.startswith("datasets/")}
+    charts = {d["uuid"]: d for p, d in files.items() if p.startswith("charts/")}
+    versioned = {
+        uuid for uuid, d in datasets.items() if any(c["column_name"] == "rules_version" for c in d["columns"])
+    }
+    for path, dashboard in files.items():
+        if not path.startswith("dashboards/"):
+            continue
+        shown = {charts[uuid]["dataset_uuid"] for uuid in bundle.chart_uuids(dashboard)}
+        filters = dashboard["metadata"]["native_filter_configuration"]
+        by_version = [
+            f for f in filters if any(t.get("column", {}).get("name") == "rules_version" for t in f["targets"])
+        ]
+        assert bool(by_version) == bool(shown & versioned), path
+        for found in by_version:
+            assert found["scope"] == {"rootPath": ["ROOT_ID"], "excluded": []}, path
+            assert found["targets"][0]["datasetUuid"] in versioned & shown, path
+
+
 def test_check_names_the_file_and_the_broken_reference(files: bundle.Files) -> None:
     broken = copy.deepcopy(files)
     chart = next(p for p in broken if p.startswith("charts/"))
