@@ -372,6 +372,14 @@ def test_dbt_docs_are_one_page_with_every_gold_model(ctx: Context) -> None:
     html = page.read_text()
     for model in ("int_payment_facts", "fraud_kpis_daily", "detection_quality_daily", "customer_risk"):
         assert f"model.fraudlake.{model}" in html
+    # the columns the database really has (the catalog), each described once in the YAML
+    catalog = json.loads((page.parent / "catalog.json").read_text())["nodes"]
+    manifest = json.loads((page.parent / "manifest.json").read_text())["nodes"]
+    models = [uid for uid in manifest if uid.startswith("model.fraudlake.")]
+    assert models and set(models) <= set(catalog), "every model was built and read back"
+    for uid in models:
+        described = {name for name, column in manifest[uid]["columns"].items() if column["description"]}
+        assert set(catalog[uid]["columns"]) == described, uid
 
 
 def test_stale_bronze_fails_the_freshness_check_but_gold_is_still_published(

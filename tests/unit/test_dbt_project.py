@@ -74,6 +74,8 @@ def test_staging_is_named_by_source_and_the_only_layer_reading_sources() -> None
             assert not path.stem.startswith("stg_")
         if path.parent.name == "silver":
             assert path.stem.startswith("int_"), path.name
+        if path.parent.name == "gold":
+            assert not path.stem.startswith(("int_", "stg_")), f"{path.name}: a mart keeps its business name"
         assert "now()" not in text.lower(), f"{path.name}: use as_of() (var as_of or the run's start)"
 
 
