@@ -77,7 +77,9 @@ def test_a_dashboard_over_versioned_metrics_filters_by_rules_version(files: bund
         shown = {charts[uuid]["dataset_uuid"] for uuid in bundle.chart_uuids(dashboard)}
         filters = dashboard["metadata"]["native_filter_configuration"]
         by_version = [
-            f for f in filters if any(t.get("column", {}).get("name") == "rules_version" for t in f["targets"])
+            f
+            for f in filters
+            if any(t.get("column", {}).get("name") == "rules_version" for t in f["targets"])
         ]
         assert bool(by_version) == bool(shown & versioned), path
         for found in by_version:

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from fraudlake.backtest import command as backtest
 from fraudlake.cli.commands import COMMANDS
 from fraudlake.config import ConfigError, Settings
 from fraudlake.platform.context import Context
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="JOB",
         help="start from the customers' earlier history that job started from (ops.customer_history)",
     )
+    backtest.add_parser(sub)
     job = sub.add_parser("job", help="the streaming scoring job on the Flink cluster")
     job_sub = job.add_subparsers(dest="action", required=True)
     start = job_sub.add_parser(

@@ -99,6 +99,12 @@ def simulate(ctx: Context, args: argparse.Namespace) -> int:
     return run_simulation(ctx, args)
 
 
+def backtest(ctx: Context, args: argparse.Namespace) -> int:
+    from fraudlake.backtest.command import run
+
+    return run(ctx, args)
+
+
 def watch(ctx: Context, args: argparse.Namespace) -> int:
     from fraudlake.cli.watch import watch as follow_stream
 
@@ -322,6 +328,7 @@ COMMANDS: dict[str, Handler] = {
     "logs": logs,
     "simulate": simulate,
     "score": score,
+    "backtest": backtest,
     "job": job,
     "rules": rules,
     "watch": watch,

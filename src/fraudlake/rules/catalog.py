@@ -63,6 +63,7 @@ class NewCustomer(Rule[NewCustomerParams]):
 
     id = "NEW_CUSTOMER"
     params = NewCustomerParams
+    tuning = {"max_account_age_days": (1, 3, 7, 14, 30)}
 
     def check(self, params: NewCustomerParams, payment: Payment, f: Features) -> str | None:
         if f.profile is None:
@@ -94,6 +95,7 @@ class UnusualHour(Rule[UnusualHourParams]):
 
     id = "UNUSUAL_HOUR"
     params = UnusualHourParams
+    tuning = {"from_hour": (0, 1, 2, 3), "to_hour": (4, 5, 6)}
 
     def check(self, params: UnusualHourParams, payment: Payment, f: Features) -> str | None:
         timezone = f.profile.timezone if f.profile else None
@@ -169,6 +171,8 @@ class Velocity(Rule[VelocityParams]):
 
     id = "VELOCITY"
     params = VelocityParams
+    # min_payments is the job's LAG offset, part of its state: a deploy cannot change it
+    tuning = {"window_minutes": (2, 5, 10, 20, 30, 60)}
 
     def check(self, params: VelocityParams, payment: Payment, f: Features) -> str | None:
         span = f.velocity_span_ms
@@ -232,6 +236,7 @@ class UnusualAmount(Rule[UnusualAmountParams]):
 
     id = "UNUSUAL_AMOUNT"
     params = UnusualAmountParams
+    tuning = {"ratio": (2.0, 3.0, 4.0, 6.0, 10.0), "min_history": (1, 2, 3, 5)}
 
     def check(self, params: UnusualAmountParams, payment: Payment, f: Features) -> str | None:
         n, total = f.prior_successes, f.prior_success_sum

@@ -89,6 +89,8 @@ class Rule(Generic[P]):
 
     id: ClassVar[str]
     params: ClassVar[type[Params]] = Params
+    tuning: ClassVar[dict[str, tuple[Any, ...]]] = {}
+    """Values of each parameter a tuning run may try (a parameter absent here keeps its value)."""
 
     def check(self, params: P, payment: Payment, features: Features) -> str | None:
         """The reason detail (the text after `RULE_ID: `) when the rule fires, else None."""

@@ -84,6 +84,23 @@ def velocity_count(rules: RuleSet) -> int:
     return int(rules.param("VELOCITY", "min_payments")) if "VELOCITY" in rules.rules else 1
 
 
+def feature_stream(
+    payments: Iterable[Payment],
+    profiles: Mapping[str, CustomerProfile],
+    velocity_payments: int,
+    prior: Iterable[PriorActivity] = (),
+) -> Iterator[tuple[Payment, Features]]:
+    """Each payment (already in event-time order) with its features, keeping each customer's history
+    from `prior` on: the one pass the batch scorer and the backtests share."""
+    histories: dict[str, CustomerHistory] = {}
+    for activity in prior:
+        histories.setdefault(activity.customer_id, CustomerHistory()).seed(activity)
+    for payment in payments:
+        history = histories.setdefault(payment.customer_id, CustomerHistory())
+        yield payment, history.features(payment, profiles.get(payment.customer_id), velocity_payments)
+        history.add(payment)
+
+
 def score_stream(
     payments: Iterable[Payment],
     profiles: Mapping[str, CustomerProfile],
@@ -91,14 +108,6 @@ def score_stream(
     scored_at: int,
     prior: Iterable[PriorActivity] = (),
 ) -> Iterator[Decision]:
-    """Decisions for payments already in event-time order, keeping each customer's history from
-    `prior` on."""
-    histories: dict[str, CustomerHistory] = {}
-    for activity in prior:
-        histories.setdefault(activity.customer_id, CustomerHistory()).seed(activity)
-    count = velocity_count(rules)
-    for payment in payments:
-        history = histories.setdefault(payment.customer_id, CustomerHistory())
-        features = history.features(payment, profiles.get(payment.customer_id), count)
+    """Decisions for payments already in event-time order (see `feature_stream`)."""
+    for payment, features in feature_stream(payments, profiles, velocity_count(rules), prior):
         yield evaluate(rules, payment, features, scored_at)
-        history.add(payment)

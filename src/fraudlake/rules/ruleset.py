@@ -147,3 +147,23 @@ def _validated(model: type[BaseModel], data: Any, path: str, rule_id: str | None
         if kind == "extra_forbidden" and rule_id:
             raise RulesError(f"{where}: unknown parameter for {rule_id}") from None
         raise RulesError(f"{where}: {message(error)}") from None
+
+
+def document(rules: RuleSet) -> dict[str, Any]:
+    """The rules file's document for `rules` (parse(document(r)) == r)."""
+    return {
+        "version": rules.version,
+        "score_cap": rules.score_cap,
+        "alert": {"threshold": rules.alert_threshold, "always": sorted(rules.always_alert)},
+        "severity": {"medium": rules.medium_from, "high": rules.high_from},
+        "rules": {
+            rule_id: {"points": setting.points, **setting.params.model_dump()}
+            for rule_id, setting in rules.rules.items()
+        },
+    }
+
+
+def dump(rules: RuleSet, header: str = "") -> str:
+    """`rules` as a rules file, `header` as its leading comment lines."""
+    comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    return comment + yaml.safe_dump(document(rules), sort_keys=False)
