@@ -24,6 +24,7 @@ from fraudlake.contract import (
     SCHEMA_VERSION,
     CustomerProfile,
     Decision,
+    GroundTruth,
     Payment,
     alert_id_of,
 )
@@ -274,12 +275,40 @@ def test_payments_after_a_quiet_start_are_scored_with_a_partition_that_stays_idl
         job.close()
 
 
+def _tuned_candidate(folder: Path) -> Path:
+    """A candidate `backtest --tune` finds on other simulated traffic (issue 17: the stream runs it
+    unchanged)."""
+    from fraudlake.backtest import labels
+    from fraudlake.backtest.metrics import Budget
+    from fraudlake.backtest.replay import Replay
+    from fraudlake.backtest.tune import Objective, Tuning, time_split, tune
+    from fraudlake.rules.history import velocity_count
+
+    config = SimConfig(seed=11, events=20_000)
+    items = [i for i in Simulation(config).items() if i.payment is not None]
+    live = ruleset.load()
+    profiles = {c.profile.customer_id: c.profile for c in all_customers(config)}
+    replay = Replay.build([i.payment for i in items if i.payment], profiles, velocity_count(live))
+    truth = [GroundTruth(i.payment.payment_id, "", i.is_fraud, "", 0, 1) for i in items if i.payment]
+    split = time_split(replay, replay.between(None, None))
+    tuning = Tuning(Budget(legit_share=0.01), Objective(), split, "v1-tuned")
+    candidate = tune(replay, labels.from_truth(replay, truth), live, tuning)[0]
+    assert candidate != live
+    path = folder / "tuned.yaml"
+    path.write_text(ruleset.dump(candidate))
+    return path
+
+
+@pytest.mark.parametrize("rules", ["v1", "tuned"])
 def test_parity_with_batch_scorer_on_10k_simulated_payments(
-    job: ScoringJob, ctx: Context, tmp_path: Path
+    job: ScoringJob, ctx: Context, tmp_path: Path, rules: str
 ) -> None:
-    job.start()
+    rules_file = _tuned_candidate(tmp_path) if rules == "tuned" else ruleset.DEFAULT_RULES
+    job.start(rules_file)
     now = int(time.time() * 1000)
-    config = SimConfig(seed=4, events=10_000, start_ms=now - 6 * DAY, window_ms=6 * DAY - 2 * MINUTE)
+    # another seed per rules file: other customers, whose profiles no earlier run left behind
+    seed = {"v1": 4, "tuned": 5}[rules]
+    config = SimConfig(seed=seed, events=10_000, start_ms=now - 6 * DAY, window_ms=6 * DAY - 2 * MINUTE)
     config = replace(config, malformed_rate=0.01)
     job.profiles([c.profile for c in all_customers(config)])
     payments_file = tmp_path / "payments.parquet"
@@ -293,7 +322,9 @@ def test_parity_with_batch_scorer_on_10k_simulated_payments(
     job.advance(now)
 
     scores_file = tmp_path / "scores.parquet"
-    done = fraudlake("score", "--input", str(payments_file), "--output", str(scores_file))
+    done = fraudlake(
+        "score", "--input", str(payments_file), "--output", str(scores_file), "--rules", str(rules_file)
+    )
     assert done.returncode == 0, done.stderr
     import pyarrow.parquet as pq
 

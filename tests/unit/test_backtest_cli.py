@@ -40,7 +40,8 @@ def _inputs(history: Path, *labels: str) -> list[str]:
 
 def test_tune_writes_a_deployable_candidate_its_report_and_metrics(history: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    argv = _inputs(history, "truth") + [
+    argv = [
+        *_inputs(history, "truth"),
         "--tune",
         "--budget",
         "1%",
