@@ -44,10 +44,19 @@ class DeployRefused(Exception):
 
 
 def validate(rules_file: str) -> RuleSet:
+    """The rules file, valid and, when it is a proposed version (a tuning run's candidate),
+    approved by a person; DeployRefused otherwise."""
     try:
-        return ruleset.load(Path(rules_file))
+        rules = ruleset.load(Path(rules_file))
     except ruleset.RulesError as exc:
         raise DeployRefused(f"rules: {exc}") from None
+    if rules.approval and not rules.approval.approved_by:
+        raise DeployRefused(
+            f"rules: {rules_file}: approval.approved_by: rules {rules.version} were proposed by "
+            f"{rules.approval.proposed_by} and nobody approved them; review report.md beside the "
+            f"file, then: fraudlake rules approve {rules_file} --by NAME"
+        )
+    return rules
 
 
 def running_run(jobs: Jobs, job_name: str) -> JobRun | None:

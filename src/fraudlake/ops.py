@@ -17,6 +17,9 @@ them (fraudlake_flink/resume.py).
 (the packaged default on every `up`, each job's rules when it starts): dbt checks each decision's
 severity against its own version's bands, so a version with other bands passes Gold's gate.
 
+`backtest_runs`, `backtest_figures` and `backtest_rule_metrics` keep every backtest and tuning run
+of DAG `rules_backtest` with its figures (fraudlake/backtest/record.py); Gold publishes them.
+
 `lakehouse_steps` records each step of each lakehouse_refresh run as the step runs (written by the
 step itself, lake/refresh.py `recorded`): Gold's `lakehouse_runs` and the Operations dashboard read it.
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 from psycopg import sql
 
+from fraudlake.backtest import record as backtest_record
 from fraudlake.contract import CUSTOMER_PROFILE, CustomerProfile
 from fraudlake.rules import ruleset
 from fraudlake.rules.ruleset import RuleSet
@@ -182,4 +186,5 @@ def statements() -> list[sql.Composed]:
         *registry_ddl(),
         rules_versions_ddl(),
         record_rules_version(ruleset.load()),
+        *backtest_record.ddl(),
     ]

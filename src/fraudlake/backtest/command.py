@@ -1,4 +1,5 @@
-"""`fraudlake backtest`: read labelled history, replay it, measure (and tune), write the results."""
+"""`fraudlake backtest`: labelled history from Parquet files (or the platform's Bronze), replayed,
+measured and, with --tune, searched for a better rules version; the results printed and written."""
 
 from __future__ import annotations
 
@@ -18,17 +19,19 @@ def add_parser(sub: Any) -> None:
     bt = sub.add_parser(
         "backtest", help="measure rules on labelled history; --tune proposes a better version"
     )
-    bt.add_argument("--input", type=Path, required=True, help="payments Parquet (the contract's format)")
-    bt.add_argument("--profiles", type=Path, required=True, help="customer profiles Parquet")
-    bt.add_argument("--truth", type=Path, help="simulator ground truth Parquet (labels: simulator truth)")
-    bt.add_argument(
-        "--chargebacks", type=Path, help="chargebacks Parquet (labels: chargebacks, with their window)"
-    )
-    bt.add_argument("--labels", choices=["truth", "chargebacks"], help="default: truth when --truth is given")
+    source = bt.add_argument_group("history (default: the platform's Bronze and profiles in PostgreSQL)")
+    source.add_argument("--input", type=Path, help="payments Parquet (the contract's format)")
+    source.add_argument("--profiles", type=Path, help="customer profiles Parquet (with --input)")
+    source.add_argument("--truth", type=Path, help="simulator ground truth Parquet")
+    source.add_argument("--chargebacks", type=Path, help="chargebacks Parquet")
+    bt.add_argument("--labels", choices=["auto", "truth", "chargebacks"], default="auto",
+                    help="auto: the simulator's truth when there is any, else chargebacks")  # fmt: skip
     bt.add_argument("--chargeback-window-days", type=int, default=inputs.CHARGEBACK_WINDOW_DAYS)
-    bt.add_argument("--as-of", help="ISO date the chargebacks are known up to (default: the data's last day)")
+    bt.add_argument("--as-of", help="ISO date chargebacks are known up to (default: the history's last)")
     bt.add_argument("--rules", type=Path, help="rules to measure (default: the live rules)")
-    bt.add_argument("--live", type=Path, help="the live rules to compare with (default: the packaged v1)")
+    bt.add_argument(
+        "--live", type=Path, help="the live rules (default: the running job's, else the packaged v1)"
+    )
     bt.add_argument(
         "--from", dest="start", help="first ISO date measured (earlier payments still feed history)"
     )
@@ -56,13 +59,17 @@ def _fail(message: str) -> int:
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    from fraudlake.backtest import labels, report
     from fraudlake.backtest.metrics import Budget, BudgetError
-    from fraudlake.backtest.replay import Replay, date_of
-    from fraudlake.backtest.run import backtest, day_ms
-    from fraudlake.backtest.tune import Objective, Tuning, time_split
-    from fraudlake.rules.history import velocity_count
+    from fraudlake.backtest.run import day_ms
+    from fraudlake.backtest.runs import Request, execute, write
+    from fraudlake.backtest.tune import Objective
 
+    if args.input and not args.profiles:
+        return _fail("--input needs --profiles FILE (the customers' profiles)")
+    if args.labels == "truth" and args.input and not args.truth:
+        return _fail("--labels truth needs --truth FILE")
+    if args.input and not (args.truth or args.chargebacks):
+        return _fail("labels: give --truth FILE (simulated traffic) or --chargebacks FILE")
     try:
         live = ruleset.load(args.live) if args.live else ruleset.load()
         rules = ruleset.load(args.rules) if args.rules else live
@@ -71,57 +78,44 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if args.tune and budget is None:
         return _fail("--tune needs --budget (alerts per day, e.g. 200/day, or a share, e.g. 1%)")
-    source = args.labels or ("truth" if args.truth else "chargebacks")
-    if source == "truth" and not args.truth:
-        return _fail("--labels truth needs --truth FILE")
-    if source == "chargebacks" and not args.chargebacks:
-        return _fail("labels: give --truth FILE (simulated traffic) or --chargebacks FILE")
     began = time.monotonic()
-    history = inputs.from_files(args.input, args.profiles, args.truth, args.chargebacks)
-    replay = Replay.build(history.payments, history.profiles, velocity_count(rules))
-    featured = time.monotonic() - began
-    if source == "truth":
-        assert history.truth is not None
-        labelled = labels.from_truth(replay, history.truth)
+    if args.input:
+        history = inputs.from_files(args.input, args.profiles, args.truth, args.chargebacks)
     else:
-        latest = max([int(replay.event_time.max()), *(c.reported_at for c in history.chargebacks)])
-        as_of = day_ms(args.as_of) if args.as_of else latest
-        labelled = labels.from_chargebacks(replay, history.chargebacks, args.chargeback_window_days, as_of)
-    scope = replay.between(
-        day_ms(args.start) if args.start else None, day_ms(args.end) + 86_400_000 if args.end else None
+        from fraudlake.platform.postgres import APP_ROLE, Postgres
+
+        with Postgres(ctx).connect(APP_ROLE) as conn:
+            history = inputs.from_postgres(conn)
+    request = Request(
+        rules=rules,
+        live=live,
+        labels=args.labels,
+        chargeback_window_days=args.chargeback_window_days,
+        as_of_ms=day_ms(args.as_of) if args.as_of else (None if args.input else int(time.time() * 1000)),
+        start_ms=day_ms(args.start) if args.start else None,
+        end_ms=day_ms(args.end) + 86_400_000 if args.end else None,
+        budget=budget,
+        tune=args.tune,
+        objective=Objective(args.objective, args.alert_cost),
+        holdout_from_ms=day_ms(args.holdout_from) if args.holdout_from else None,
+        version=args.version,
+        seed=args.seed,
     )
-    tuning = None
     try:
-        if args.tune:
-            assert budget is not None
-            split = time_split(replay, scope, day_ms(args.holdout_from) if args.holdout_from else None)
-            version = (
-                args.version
-                or f"{live.version}-tuned-{date_of(split.holdout_from_ms // 86_400_000).replace('-', '')}"
-            )
-            tuning = Tuning(
-                budget, Objective(args.objective, args.alert_cost), split, version, seed=args.seed
-            )
-        result = backtest(replay, labelled, rules, live, scope, budget, tuning)
+        result, candidate = execute(history, request)
     except ValueError as exc:
         return _fail(str(exc))
-    candidate = result.pop("candidate", None)
-    result["seconds"] = {"features": round(featured, 2), "total": round(time.monotonic() - began, 2)}
-    candidate_file = None
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        if candidate is not None:
-            candidate_file = str(args.out / "rules.yaml")
-            header = (
-                f"fraudlake rules, version {candidate.version}: a candidate of `fraudlake backtest --tune` "
-                f"from {live.version}.\nSee report.md beside it. Not live until a person deploys it "
-                "(fraudlake rules deploy)."
-            )
-            Path(candidate_file).write_text(ruleset.dump(candidate, header))
-        (args.out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-        (args.out / "report.md").write_text(report.markdown(result, candidate_file))
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(report.markdown(result, candidate_file))
+    result["seconds"] = round(time.monotonic() - began, 2)
+    from fraudlake.backtest import report
+
+    candidate_file = write(args.out, result, candidate, "fraudlake backtest --tune") if args.out else None
+    if candidate is not None and candidate_file is None:
+        print(
+            "  (the candidate is only in this report: --out DIR writes it as a rules file)", file=sys.stderr
+        )
+    print(
+        json.dumps(result, indent=2)
+        if args.json
+        else report.markdown(result, str(candidate_file) if candidate_file else None)
+    )
     return 0

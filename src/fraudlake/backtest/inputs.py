@@ -1,10 +1,14 @@
 """What a backtest reads: payments, customer profiles and labels, from the contract's Parquet files
-(the simulator's `--out`, `--customers-out`, `--truth-out`, `--chargebacks-out`)."""
+(the simulator's `--out`, `--customers-out`, `--truth-out`, `--chargebacks-out`) or from the
+platform (Bronze in PostgreSQL, `ops.customer_profiles`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from psycopg import sql
 
 from fraudlake.contract import (
     CHARGEBACK,
@@ -14,8 +18,10 @@ from fraudlake.contract import (
     CustomerProfile,
     GroundTruth,
     Payment,
+    RecordType,
 )
 from fraudlake.rules.batch import read_profiles
+from fraudlake.topics import BRONZE_SCHEMA, bronze_table
 
 CHARGEBACK_WINDOW_DAYS = 90
 """Days after a payment in which a chargeback may still come (dbt's var `chargeback_window_days`)."""
@@ -43,4 +49,35 @@ def from_files(
         read_profiles(profiles),
         GROUND_TRUTH.from_arrow(_table(truth)) if truth else None,
         CHARGEBACK.from_arrow(_table(chargebacks)) if chargebacks else [],
+    )
+
+
+def _bronze(conn: Any, record: RecordType[Any], key: str, schema: str) -> list[Any]:
+    """A Bronze table's records as the contract has them: the first landed copy of each `key`
+    the contract accepted, times as UTC epoch milliseconds."""
+    names = [
+        sql.SQL("(extract(epoch from {0}) * 1000)::bigint" if c.timestamp_ms else "{0}").format(
+            sql.Identifier(c.name)
+        )
+        for c in record.columns
+    ]
+    table = sql.Identifier(schema, bronze_table(str(record.cls.TOPIC)))
+    query = sql.SQL(
+        "select distinct on ({key}) {names} from {table} where contract_error is null "
+        "order by {key}, kafka_timestamp, kafka_partition, kafka_offset"
+    ).format(key=sql.Identifier(key), names=sql.SQL(", ").join(names), table=table)
+    return [record.cls(*row) for row in conn.execute(query).fetchall()]
+
+
+def from_postgres(conn: Any, schema: str = BRONZE_SCHEMA) -> History:
+    """The platform's history: Bronze's payments, chargebacks and simulator truth (as the lakehouse
+    loaded them), and the customer profiles the job looks up."""
+    from fraudlake.rules.batch import profiles_from_postgres
+
+    truth = _bronze(conn, GROUND_TRUTH, "payment_id", schema)
+    return History(
+        _bronze(conn, PAYMENT, "payment_id", schema),
+        profiles_from_postgres(conn),
+        truth or None,
+        _bronze(conn, CHARGEBACK, "payment_id", schema),
     )

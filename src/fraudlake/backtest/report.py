@@ -76,7 +76,12 @@ def _per_group(columns: dict[str, dict[str, Any]]) -> list[str]:
     """Share alerted per scenario or persona, one column per rules version."""
     groups = [{g["group"]: g for g in measured["per_group"]} for measured in columns.values()]
     rows = [
-        [g["group"], g["kind"], f"{g['payments']:,}", *(_value("recall", m[g["group"]]["share_alerted"]) for m in groups)]
+        [
+            g["group"],
+            g["kind"],
+            f"{g['payments']:,}",
+            *(_value("recall", m[g["group"]]["share_alerted"]) for m in groups),
+        ]
         for g in groups[0].values()
     ]
     return _table(["scenario / persona", "", "payments", *(f"alerted ({name})" for name in columns)], rows)
@@ -168,9 +173,13 @@ def markdown(result: dict[str, Any], candidate_file: str | None = None) -> str:
             lines += [
                 "## Promotion",
                 "",
-                f"The candidate is `{candidate_file}`. It goes live only when a person deploys it: "
-                f"`./fraudlake rules deploy {candidate_file} --wait` "
-                "(DAG `rules_deploy`: health gate, rollback).",
+                f"The candidate is `{candidate_file}`. It goes live only when a person approves and "
+                "deploys it (DAG `rules_deploy`: health gate, rollback):",
+                "",
+                "```bash",
+                f"./fraudlake rules approve {candidate_file} --by NAME",
+                f"./fraudlake rules deploy {candidate_file} --wait",
+                "```",
                 "",
             ]
         return "\n".join(lines)
@@ -190,6 +199,11 @@ def markdown(result: dict[str, Any], candidate_file: str | None = None) -> str:
         "",
     ]
     if tested["per_group"]:
-        lines += ["## Per scenario and persona", "", *_per_group({live["version"]: live, tested["version"]: tested}), ""]
+        lines += [
+            "## Per scenario and persona",
+            "",
+            *_per_group({live["version"]: live, tested["version"]: tested}),
+            "",
+        ]
     lines += ["## Per day", "", *_per_day(tested), ""]
     return "\n".join(lines)

@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
         "--wait", action="store_true", help="wait for its end; exit 1 unless the new rules are live"
     )
     deploy.add_argument("--gate-timeout", type=int, help="seconds the new rules have to prove healthy")
+    approve = rules_sub.add_parser("approve", help="record in a proposed rules file that you approve it")
+    approve.add_argument("file", type=Path, help="a tuning run's candidate rules.yaml")
+    approve.add_argument("--by", required=True, help="your name, as the file will record it")
     watch = sub.add_parser("watch", help="print the latest alerts, decisions or rejected input")
     watch.add_argument("stream", choices=["alerts", "scores", "dlq"])
     watch.add_argument("-n", "--last", type=int, default=20, help="records per partition to show first")

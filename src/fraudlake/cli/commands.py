@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fraudlake.platform import runner
@@ -100,8 +101,16 @@ def simulate(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def backtest(ctx: Context, args: argparse.Namespace) -> int:
+    """On the platform, the live rules are the scoring job's (its newest run's file)."""
     from fraudlake.backtest.command import run
 
+    if not args.input and not args.live:
+        from fraudlake_flink.control import Jobs
+        from fraudlake_flink.spec import JOB_NAME
+
+        runs = Jobs(ctx).registry.runs(JOB_NAME)
+        if runs and Path(runs[0].rules_path).is_file():
+            args.live = Path(runs[0].rules_path)
     return run(ctx, args)
 
 
@@ -125,6 +134,21 @@ def job(ctx: Context, args: argparse.Namespace) -> int:
 
 def rules(ctx: Context, args: argparse.Namespace) -> int:
     from fraudlake_flink.command import deploy_conf, last_deployment
+
+    if args.action == "approve":
+        from datetime import UTC, datetime
+
+        from fraudlake.rules import ruleset
+
+        try:
+            approved = ruleset.approve(args.file, args.by, datetime.now(UTC).isoformat(timespec="seconds"))
+        except ruleset.RulesError as exc:
+            print(f"error: rules: {exc}", file=sys.stderr)
+            return 2
+        assert approved.approval is not None
+        print(f"  rules {approved.version} approved by {approved.approval.approved_by}; deploy them with:")
+        print(f"  ./fraudlake rules deploy {args.file} --wait")
+        return 0
 
     code, run_id = _trigger(ctx, "rules_deploy", args.wait, deploy_conf(ctx, args.file, args.gate_timeout))
     if args.wait:

@@ -7,7 +7,7 @@ within the score cap, `alert.always` naming rules of the file) is checked after 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,6 +46,12 @@ class _Severity(_Section):
     high: Annotated[int, between(1, 1000)]
 
 
+class _Approval(_Section):
+    proposed_by: str = Field(min_length=1)
+    approved_by: str | None = Field(default=None, min_length=1)
+    approved_at: str | None = None
+
+
 class RulesFile(_Section):
     """The rules file's shape."""
 
@@ -54,6 +60,8 @@ class RulesFile(_Section):
     alert: _Alert
     severity: _Severity
     rules: dict[str, dict[str, Any]] = Field(min_length=1)
+    approval: _Approval | None = None
+    """Present on a proposed version (a tuning run's candidate): who proposed it, and who approved it."""
 
 
 @cache
@@ -72,6 +80,15 @@ class RuleSetting:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """Who proposed a rules version, and the person who approved it for deployment."""
+
+    proposed_by: str
+    approved_by: str | None = None
+    approved_at: str | None = None
+
+
+@dataclass(frozen=True)
 class RuleSet:
     version: str
     score_cap: int
@@ -80,6 +97,7 @@ class RuleSet:
     medium_from: int
     high_from: int
     rules: dict[str, RuleSetting]
+    approval: Approval | None = None
 
     def severity(self, score: int) -> str:
         if score >= self.high_from:
@@ -128,6 +146,7 @@ def parse(data: Any, source: str = "rules") -> RuleSet:
         document.severity.medium,
         document.severity.high,
         rules,
+        Approval(**document.approval.model_dump()) if document.approval else None,
     )
 
 
@@ -151,16 +170,33 @@ def _validated(model: type[BaseModel], data: Any, path: str, rule_id: str | None
 
 def document(rules: RuleSet) -> dict[str, Any]:
     """The rules file's document for `rules` (parse(document(r)) == r)."""
-    return {
-        "version": rules.version,
-        "score_cap": rules.score_cap,
-        "alert": {"threshold": rules.alert_threshold, "always": sorted(rules.always_alert)},
-        "severity": {"medium": rules.medium_from, "high": rules.high_from},
-        "rules": {
-            rule_id: {"points": setting.points, **setting.params.model_dump()}
-            for rule_id, setting in rules.rules.items()
-        },
-    }
+    approval = {"approval": asdict(rules.approval)} if rules.approval else {}
+    return (
+        {"version": rules.version}
+        | approval
+        | {
+            "score_cap": rules.score_cap,
+            "alert": {"threshold": rules.alert_threshold, "always": sorted(rules.always_alert)},
+            "severity": {"medium": rules.medium_from, "high": rules.high_from},
+            "rules": {
+                rule_id: {"points": setting.points, **setting.params.model_dump()}
+                for rule_id, setting in rules.rules.items()
+            },
+        }
+    )
+
+
+def approve(path: Path, by: str, at: str) -> RuleSet:
+    """Record in the file at `path` that `by` approved its proposed rules version (at `at`)."""
+    rules = load(path)
+    if rules.approval is None:
+        raise RulesError(f"{path}: not a proposed rules version (no approval section): nothing to approve")
+    if not by.strip():
+        raise RulesError(f"{path}: approval.approved_by: the approver's name is empty")
+    approved = replace(rules, approval=replace(rules.approval, approved_by=by.strip(), approved_at=at))
+    header = "".join(line[2:] + "\n" for line in path.read_text().splitlines() if line.startswith("# "))
+    path.write_text(dump(approved, header))
+    return approved
 
 
 def dump(rules: RuleSet, header: str = "") -> str:
