@@ -29,29 +29,21 @@ RESULTS = ROOT / "benchmarks" / "results" / "backtest.json"
 
 
 def main(events: int) -> dict[str, object]:
-    from fraudlake.backtest import labels, metrics, scoring
-    from fraudlake.backtest.metrics import Budget
+    from fraudlake.backtest import inputs, labels, metrics, scoring
+    from fraudlake.backtest.figures import Budget
     from fraudlake.backtest.replay import Replay
     from fraudlake.backtest.tune import Objective, Tuning, time_split, tune, variants
-    from fraudlake.contract import GroundTruth
     from fraudlake.rules import ruleset
     from fraudlake.rules.engine import evaluate
     from fraudlake.rules.history import velocity_count
     from fraudlake.rules.ruleset import RuleSetting
-    from fraudlake.simulator.generator import SimConfig, Simulation, all_customers
+    from fraudlake.simulator.generator import SimConfig
 
     live = ruleset.load()
     config = SimConfig(seed=11, events=events, start_ms=1_790_000_000_000)
     began = time.perf_counter()
-    payments, truth = [], []
-    for item in Simulation(config).items():
-        if item.payment is not None:
-            p = item.payment
-            payments.append(p)
-            truth.append(
-                GroundTruth(p.payment_id, p.customer_id, item.is_fraud, item.scenario or "", p.event_time, 1)
-            )
-    profiles = {c.profile.customer_id: c.profile for c in all_customers(config)}
+    history = inputs.from_simulation(config)
+    payments, truth, profiles = history.payments, history.truth or [], history.profiles
     simulated = time.perf_counter() - began
 
     began = time.perf_counter()

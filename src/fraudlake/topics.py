@@ -35,6 +35,9 @@ PAYMENT_SCORES = TopicSpec("payment-scores", 6, 7 * _DAY_MS, "one score per paym
 FRAUD_ALERTS = TopicSpec("fraud-alerts", 3, 30 * _DAY_MS, "alerts with severity and reasons")
 PAYMENTS_DLQ = TopicSpec("payments-dlq", 1, 30 * _DAY_MS, "malformed input with its reason")
 CHARGEBACKS = TopicSpec("chargebacks", 3, 180 * _DAY_MS, "fraud labels, arriving days later")
+CHARGEBACK_WINDOW_DAYS = 90
+"""Days after a payment in which its chargeback may still come: only then is a payment without one
+known to be legitimate (dbt's var `chargeback_window_days`, the backtests' labels)."""
 GROUND_TRUTH = TopicSpec(
     "ground-truth", 3, 180 * _DAY_MS, "simulated payments' truth: fraud or not, scenario"
 )

@@ -16,6 +16,7 @@ from fraudlake.platform.flink import Flink
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.minio import Minio
 from fraudlake.platform.postgres import Postgres
+from tests.integration.lake_harness import Landed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,3 +65,12 @@ def minio(ctx: Context) -> Minio:
 @pytest.fixture(scope="session")
 def flink(ctx: Context) -> Flink:
     return Flink(ctx)
+
+
+@pytest.fixture
+def landed(ctx: Context) -> Iterator[Landed]:
+    """A private Bronze (topics, bucket, schema) and, once done, its scoped lakehouse schemas dropped."""
+    made = Landed(ctx)
+    yield made
+    prefix = f"t{made.schema.rsplit('_', 1)[1]}_"
+    made.drop(*(prefix + s for s in ("staging", "silver", "gold")))

@@ -47,14 +47,6 @@ from tests.integration.lake_harness import Landed, refresh
 HOUR = bronze.HOUR_MS
 
 
-@pytest.fixture
-def landed(ctx: Context) -> Iterator[Landed]:
-    made = Landed(ctx)
-    yield made
-    prefix = f"t{made.schema.rsplit('_', 1)[1]}_"
-    made.drop(*(prefix + s for s in ("staging", "silver", "gold")))
-
-
 RULES = ruleset.load()
 
 
@@ -224,6 +216,13 @@ def test_dagbag_reads_the_dags_without_errors_or_heavy_imports(ctx: Context) -> 
         assert following in deploy["tasks"][step]["downstream"]
     assert all("record" in deploy["tasks"][step]["downstream"] for step in [*steps, "rollback"])
     assert all("rollback" in deploy["tasks"][step]["downstream"] for step in steps[1:])
+    backtest = report["dags"]["rules_backtest"]
+    assert (backtest["catchup"], backtest["max_active_runs"]) == (False, 1)
+    assert str(timedelta(days=1)) in backtest["schedule"]
+    assert backtest["tasks"] == {
+        "backtest_live": {"retries": 0, "downstream": ["tune"]},
+        "tune": {"retries": 0, "downstream": []},
+    }
 
 
 def test_cli_refresh_waits_and_reports_the_run(ctx: Context) -> None:

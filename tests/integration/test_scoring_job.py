@@ -279,7 +279,7 @@ def _tuned_candidate(folder: Path) -> Path:
     """A candidate `backtest --tune` finds on other simulated traffic (issue 17: the stream runs it
     unchanged)."""
     from fraudlake.backtest import labels
-    from fraudlake.backtest.metrics import Budget
+    from fraudlake.backtest.figures import Budget
     from fraudlake.backtest.replay import Replay
     from fraudlake.backtest.tune import Objective, Tuning, time_split, tune
     from fraudlake.rules.history import velocity_count

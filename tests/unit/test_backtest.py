@@ -11,19 +11,20 @@ import numpy as np
 import pytest
 import yaml
 
-from fraudlake.backtest import labels, metrics, scoring
-from fraudlake.backtest.inputs import CHARGEBACK_WINDOW_DAYS, History
-from fraudlake.backtest.metrics import Budget, BudgetError
+from fraudlake.backtest import inputs, labels, metrics, scoring
+from fraudlake.backtest.figures import Budget, BudgetError
+from fraudlake.backtest.inputs import History
 from fraudlake.backtest.replay import Replay
 from fraudlake.backtest.run import backtest, changes
 from fraudlake.backtest.tune import Objective, Tuning, time_split, tune
 from fraudlake.config import PROJECT_ROOT
-from fraudlake.contract import SCHEMA_VERSION, Chargeback, CustomerProfile, GroundTruth
+from fraudlake.contract import SCHEMA_VERSION, Chargeback, CustomerProfile
 from fraudlake.rules import ruleset
 from fraudlake.rules.definition import DAY_MS, HOUR_MS
 from fraudlake.rules.engine import evaluate
 from fraudlake.rules.history import velocity_count
-from fraudlake.simulator.generator import SimConfig, Simulation, all_customers
+from fraudlake.simulator.generator import SimConfig
+from fraudlake.topics import CHARGEBACK_WINDOW_DAYS
 from tests.factories import payment
 
 DAY0 = 1_790_000_000_000 // DAY_MS * DAY_MS
@@ -80,11 +81,25 @@ def test_every_figure_equals_a_hand_computation_and_open_windows_stay_out_of_the
     everything = np.ones(len(replay), np.bool_)
     figures = metrics.figures(replay, scores, known, everything, Budget(alerts_per_day=2))
     assert figures.as_dict() == {
-        "payments": 7, "labelled": 5, "pending": 2, "frauds": 2, "legit": 3, "alerts": 4, "caught": 1,
-        "false_alerts": 2, "recall": 0.5, "precision": 1 / 3, "legit_alerted": 2 / 3, "days": 2,
-        "alerts_per_day": 2.0, "fraud_value_eur": 140.0, "fraud_value_caught_eur": 100.0,
-        "good_value_alerted_eur": 80.0, "top_k": 2, "top_k_precision": 0.5,
-    }  # fmt: skip
+        "payments": 7,
+        "labelled": 5,
+        "pending": 2,
+        "frauds": 2,
+        "legit": 3,
+        "alerts": 4,
+        "caught": 1,
+        "false_alerts": 2,
+        "recall": 0.5,
+        "precision": 1 / 3,
+        "legit_alerted": 2 / 3,
+        "days": 2,
+        "alerts_per_day": 2.0,
+        "fraud_value_eur": 140.0,
+        "fraud_value_caught_eur": 100.0,
+        "good_value_alerted_eur": 80.0,
+        "top_k": 2,
+        "top_k_precision": 0.5,
+    }
     # each day's single best alert: p3 (80, legitimate) on day 0; day 1's p5 is pending
     assert metrics.figures(replay, scores, known, everything, Budget(alerts_per_day=1)).top_k_precision == 0.0
     geo = next(r for r in metrics.per_rule(scores, known, everything) if r["rule"] == "GEO_MISMATCH")
@@ -129,25 +144,7 @@ def test_a_bad_budget_is_refused_with_the_forms_it_takes(text: str) -> None:
 
 @cache
 def _simulated(seed: int = 11, events: int = 30_000) -> History:
-    config = SimConfig(seed=seed, events=events, start_ms=DAY0)
-    items = [i for i in Simulation(config).items() if i.payment is not None or i.chargeback is not None]
-    return History(
-        [i.payment for i in items if i.payment is not None],
-        {c.profile.customer_id: c.profile for c in all_customers(config)},
-        [
-            GroundTruth(
-                i.payment.payment_id,
-                i.payment.customer_id,
-                i.is_fraud,
-                i.scenario or "",
-                i.payment.event_time,
-                1,
-            )
-            for i in items
-            if i.payment is not None
-        ],
-        [i.chargeback for i in items if i.chargeback is not None],
-    )
+    return inputs.from_simulation(SimConfig(seed=seed, events=events, start_ms=DAY0))
 
 
 @cache

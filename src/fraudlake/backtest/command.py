@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from fraudlake.backtest import inputs
 from fraudlake.platform.context import Context
 from fraudlake.rules import ruleset
+from fraudlake.topics import CHARGEBACK_WINDOW_DAYS
 
 
 def add_parser(sub: Any) -> None:
@@ -24,9 +24,13 @@ def add_parser(sub: Any) -> None:
     source.add_argument("--profiles", type=Path, help="customer profiles Parquet (with --input)")
     source.add_argument("--truth", type=Path, help="simulator ground truth Parquet")
     source.add_argument("--chargebacks", type=Path, help="chargebacks Parquet")
-    bt.add_argument("--labels", choices=["auto", "truth", "chargebacks"], default="auto",
-                    help="auto: the simulator's truth when there is any, else chargebacks")  # fmt: skip
-    bt.add_argument("--chargeback-window-days", type=int, default=inputs.CHARGEBACK_WINDOW_DAYS)
+    bt.add_argument(
+        "--labels",
+        choices=["auto", "truth", "chargebacks"],
+        default="auto",
+        help="auto: the simulator's truth when there is any, else chargebacks",
+    )
+    bt.add_argument("--chargeback-window-days", type=int, default=CHARGEBACK_WINDOW_DAYS)
     bt.add_argument("--as-of", help="ISO date chargebacks are known up to (default: the history's last)")
     bt.add_argument("--rules", type=Path, help="rules to measure (default: the live rules)")
     bt.add_argument(
@@ -59,9 +63,10 @@ def _fail(message: str) -> int:
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    from fraudlake.backtest.metrics import Budget, BudgetError
+    from fraudlake.backtest import inputs
+    from fraudlake.backtest.figures import Budget, BudgetError
     from fraudlake.backtest.run import day_ms
-    from fraudlake.backtest.runs import Request, execute, write
+    from fraudlake.backtest.runs import NothingToBacktest, Request, execute, write
     from fraudlake.backtest.tune import Objective
 
     if args.input and not args.profiles:
@@ -103,6 +108,16 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     )
     try:
         result, candidate = execute(history, request)
+    except NothingToBacktest as exc:
+        where = (
+            ""
+            if args.input
+            else (
+                " (the platform's Bronze: ./fraudlake up runs demo traffic, or ./fraudlake simulate; then "
+                "./fraudlake lake load)"
+            )
+        )
+        return _fail(f"{exc}{where}")
     except ValueError as exc:
         return _fail(str(exc))
     result["seconds"] = round(time.monotonic() - began, 2)

@@ -14,6 +14,7 @@ from fraudlake.contract import (
     CHARGEBACK,
     GROUND_TRUTH,
     PAYMENT,
+    SCHEMA_VERSION,
     Chargeback,
     CustomerProfile,
     GroundTruth,
@@ -21,10 +22,8 @@ from fraudlake.contract import (
     RecordType,
 )
 from fraudlake.rules.batch import read_profiles
+from fraudlake.simulator.generator import SimConfig, Simulation, all_customers
 from fraudlake.topics import BRONZE_SCHEMA, bronze_table
-
-CHARGEBACK_WINDOW_DAYS = 90
-"""Days after a payment in which a chargeback may still come (dbt's var `chargeback_window_days`)."""
 
 
 @dataclass
@@ -61,7 +60,10 @@ def _bronze(conn: Any, record: RecordType[Any], key: str, schema: str) -> list[A
         )
         for c in record.columns
     ]
-    table = sql.Identifier(schema, bronze_table(str(record.cls.TOPIC)))
+    name = bronze_table(str(record.cls.TOPIC))
+    if conn.execute("select to_regclass(%s)", [f'"{schema}"."{name}"']).fetchone()[0] is None:
+        return []  # nothing landed yet
+    table = sql.Identifier(schema, name)
     query = sql.SQL(
         "select distinct on ({key}) {names} from {table} where contract_error is null "
         "order by {key}, kafka_timestamp, kafka_partition, kafka_offset"
@@ -81,3 +83,26 @@ def from_postgres(conn: Any, schema: str = BRONZE_SCHEMA) -> History:
         truth or None,
         _bronze(conn, CHARGEBACK, "payment_id", schema),
     )
+
+
+def from_simulation(config: SimConfig) -> History:
+    """A simulated history in memory, as the simulator's files would hold it (benchmarks, tests)."""
+    payments, truth, chargebacks = [], [], []
+    for item in Simulation(config).items():
+        if item.payment is not None:
+            p = item.payment
+            payments.append(p)
+            truth.append(
+                GroundTruth(
+                    p.payment_id,
+                    p.customer_id,
+                    item.is_fraud,
+                    item.scenario or "",
+                    p.event_time,
+                    SCHEMA_VERSION,
+                )
+            )
+        elif item.chargeback is not None:
+            chargebacks.append(item.chargeback)
+    profiles = {c.profile.customer_id: c.profile for c in all_customers(config)}
+    return History(payments, profiles, truth, chargebacks)

@@ -9,7 +9,7 @@ from typing import Any
 
 from psycopg import sql
 
-from fraudlake.backtest.metrics import Figures
+from fraudlake.backtest.figures import Figures
 
 RUNS_TABLE = "ops.backtest_runs"
 FIGURES_TABLE = "ops.backtest_figures"

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 from fraudlake.backtest import metrics, scoring
+from fraudlake.backtest.figures import Budget
 from fraudlake.backtest.labels import Labels
-from fraudlake.backtest.metrics import Budget
 from fraudlake.backtest.replay import Mask, Replay, date_of
 from fraudlake.backtest.tune import Tuning, tune
 from fraudlake.rules.ruleset import RuleSet, RuleSetting

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from fraudlake.backtest import labels, report
-from fraudlake.backtest.inputs import CHARGEBACK_WINDOW_DAYS, History
-from fraudlake.backtest.metrics import Budget
+from fraudlake.backtest.figures import Budget
+from fraudlake.backtest.inputs import History
 from fraudlake.backtest.replay import Replay, date_of
 from fraudlake.backtest.run import backtest
 from fraudlake.backtest.tune import Objective, Tuning, time_split
@@ -18,6 +18,7 @@ from fraudlake.rules import ruleset
 from fraudlake.rules.definition import DAY_MS
 from fraudlake.rules.history import velocity_count
 from fraudlake.rules.ruleset import Approval, RuleSet
+from fraudlake.topics import CHARGEBACK_WINDOW_DAYS
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from fraudlake.backtest.figures import Budget
 from fraudlake.backtest.labels import Labels
-from fraudlake.backtest.metrics import Budget
 from fraudlake.backtest.replay import Mask, Replay
 from fraudlake.rules.catalog import CATALOG
 from fraudlake.rules.definition import DAY_MS, Params

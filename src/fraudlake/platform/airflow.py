@@ -40,7 +40,7 @@ PINS = (
 DATABASE = "airflow"
 ADMIN = "admin"
 DAGS = PROJECT_ROOT / "dags"
-DAG_IDS = ("lakehouse_refresh", "flink_savepoints", "rules_deploy")
+DAG_IDS = ("lakehouse_refresh", "flink_savepoints", "rules_deploy", "rules_backtest")
 
 
 def requirements() -> list[str]:
