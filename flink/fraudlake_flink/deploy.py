@@ -176,6 +176,7 @@ def health_gate(
     last_old: int | None = None
     first_new: int | None = None
     new = checkpoints = 0
+    baseline: int | None = None
     missing = "nothing checked yet"
     try:
         while time.monotonic() - began < timeout_s:
@@ -190,13 +191,17 @@ def health_gate(
                 elif first_new is None:
                     last_old = decision["scored_at"]
             job = jobs.flink.rest(f"/jobs/{job_id}")
-            restarts = _restarts(jobs, job_id)
+            restarts = max(_restarts(jobs, job_id), int(job.get("timestamps", {}).get("RESTARTING", 0) > 0))
             if job["state"] != "RUNNING" or restarts:
                 raise JobError(
                     f"the new job {job_id} is {job['state']} after {restarts} restart(s)",
                     details=jobs.root_exception(job_id),
                 )
-            checkpoints = jobs.flink.rest(f"/jobs/{job_id}/checkpoints")["counts"]["completed"]
+            # only checkpoints completed while the gate watches count: a job whose TaskManager died
+            # right after its first checkpoints still reads RUNNING until its heartbeats time out
+            completed = jobs.flink.rest(f"/jobs/{job_id}/checkpoints")["counts"]["completed"]
+            baseline = completed if baseline is None else baseline
+            checkpoints = completed - baseline
             idle = high_watermarks(spec.bootstrap, spec.payments_topic) == {
                 int(p): o for p, o in marks["payments"].items()
             }
