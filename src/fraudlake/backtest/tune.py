@@ -202,11 +202,11 @@ class Search:
                             rank, threshold = found
                             state = _State(state.choice | {rule_id: (variant, points)}, state.always)
                             improved = True
-                for rule_id in self.live.always_alert:
-                    trial = _State(state.choice, state.always ^ {rule_id})
-                    found = self._best_threshold(self._total(trial), self._always(trial))
-                    if found[0] > rank:
-                        rank, threshold, state, improved = found[0], found[1], trial, True
+            for always_id in self.live.always_alert:
+                trial = _State(state.choice, state.always ^ {always_id})
+                found = self._best_threshold(self._total(trial), self._always(trial))
+                if found[0] > rank:
+                    rank, threshold, state, improved = found[0], found[1], trial, True
         return rank, state, threshold
 
     def run(self, starts: int = 4, seed: int = 0) -> tuple[_State, int]:
