@@ -161,8 +161,9 @@ def open_dashboards(
             page.wait_for_timeout(500)
             page.wait_for_function(DRAWN, arg=charts, timeout=120_000)  # still drawn after a re-render
             holders = page.locator(".dashboard-component-chart-holder")
+            drawn = holders.count()
             failed = {}
-            for n in range(holders.count()):
+            for n in range(drawn):
                 holder = holders.nth(n)
                 title = (
                     holder.locator("[data-test='editable-title'], .header-title").first.inner_text().strip()
@@ -173,7 +174,8 @@ def open_dashboards(
                     failed[title] = "no results"
             if screenshots and slug in screenshots:
                 page.wait_for_timeout(1500)  # ECharts animates bars and lines in
+                page.wait_for_function(DRAWN, arg=charts, timeout=120_000)
                 page.screenshot(path=screenshots[slug], full_page=True)
-            results.append(Rendered(slug, holders.count(), failed, elapsed))
+            results.append(Rendered(slug, drawn, failed, elapsed))
         browser.close()
     return results
