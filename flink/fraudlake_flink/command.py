@@ -27,6 +27,8 @@ def job(ctx: Context, args: argparse.Namespace) -> int:
         try:
             spec = JobSpec.from_settings(ctx.settings, rules_path=args.rules)
             rules = ruleset.load(Path(spec.rules_path))
+            if args.action == "start":
+                ruleset.require_approval(rules, spec.rules_path)
         except ruleset.RulesError as exc:
             print(f"error: rules: {exc}", file=sys.stderr)
             return 2

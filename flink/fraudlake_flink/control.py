@@ -122,6 +122,7 @@ class Jobs:
                 fix="stop it first: ./fraudlake job stop --savepoint",
             )
         rules = ruleset.load(Path(spec.rules_path))
+        ruleset.require_approval(rules, spec.rules_path)
         resume = self._explicit(spec.name, savepoint) if savepoint else None
         if not savepoint and not fresh:
             resume = self.resume_point(spec.name)

@@ -48,14 +48,9 @@ def validate(rules_file: str) -> RuleSet:
     approved by a person; DeployRefused otherwise."""
     try:
         rules = ruleset.load(Path(rules_file))
+        ruleset.require_approval(rules, rules_file)
     except ruleset.RulesError as exc:
         raise DeployRefused(f"rules: {exc}") from None
-    if rules.approval and not rules.approval.approved_by:
-        raise DeployRefused(
-            f"rules: {rules_file}: approval.approved_by: rules {rules.version} were proposed by "
-            f"{rules.approval.proposed_by} and nobody approved them; review report.md beside the "
-            f"file, then: fraudlake rules approve {rules_file} --by NAME"
-        )
     return rules
 
 

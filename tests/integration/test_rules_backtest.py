@@ -76,6 +76,19 @@ def test_rules_backtest_measures_the_live_rules_and_proposes_a_candidate_for_a_p
         "overall"
     ]
 
+    # recorded again (the task cleared and re-run), a run replaces its rows
+    with Postgres(ctx).connect(APP_ROLE) as conn:
+        cursor = conn.execute("select * from ops.backtest_runs where run_id = %s", [f"{run_id}/backtest"])
+        names = [c.name for c in cursor.description or []]
+        [row] = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+        record.record(conn, row, expected)
+        conn.commit()
+        [per_rule] = conn.execute(
+            "select count(*) from ops.backtest_rule_metrics where run_id = %s", [f"{run_id}/backtest"]
+        ).fetchone() or [0]
+    assert _rows(landed, record.FIGURES_TABLE, f"{run_id}/backtest") == measured
+    assert per_rule == len(expected["tested"]["per_rule"]) > 0
+
     tuned = _rows(landed, record.FIGURES_TABLE, f"{run_id}/tuning")
     [candidate_version] = {v for v, _ in tuned} - {"v1"}
     assert set(tuned) == {

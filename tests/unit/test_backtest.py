@@ -14,8 +14,9 @@ import yaml
 from fraudlake.backtest import inputs, labels, metrics, scoring
 from fraudlake.backtest.figures import Budget, BudgetError
 from fraudlake.backtest.inputs import History
-from fraudlake.backtest.replay import Replay
-from fraudlake.backtest.run import backtest, changes
+from fraudlake.backtest.replay import Replay, Replays
+from fraudlake.backtest.run import backtest, changes, day_ms
+from fraudlake.backtest.runs import Request, execute
 from fraudlake.backtest.tune import Objective, Tuning, time_split, tune
 from fraudlake.config import PROJECT_ROOT
 from fraudlake.contract import SCHEMA_VERSION, Chargeback, CustomerProfile
@@ -148,9 +149,13 @@ def _simulated(seed: int = 11, events: int = 30_000) -> History:
 
 
 @cache
-def _replay() -> Replay:
+def _replays() -> Replays:
     history = _simulated()
-    return Replay.build(history.payments, history.profiles, velocity_count(ruleset.load()))
+    return Replays(history.payments, history.profiles)
+
+
+def _replay() -> Replay:
+    return _replays()(ruleset.load())
 
 
 def _assert_scored_as_the_engine(replay: Replay, rules: ruleset.RuleSet) -> None:
@@ -210,8 +215,79 @@ def test_a_report_names_each_change_with_its_effect() -> None:
     replay, live = _replay(), ruleset.load()
     candidate, tuning = _tuned()
     truth = labels.from_truth(replay, _simulated().truth or [])
-    result = backtest(replay, truth, live, live, replay.between(None, None), tuning.budget, tuning)
+    result = backtest(_replays(), truth, live, live, replay.between(None, None), tuning.budget, tuning)
     found = [c["change"] for c in result["tuning"]["changes"]]
     assert found == [text for text, _ in changes(live, candidate)] and found
     assert result["candidate"] == candidate
     assert result["tuning"]["holdout"]["candidate"]["version"] == "v1-tuned"
+
+
+def _deeper(rules: ruleset.RuleSet, version: str) -> ruleset.RuleSet:
+    velocity = rules.rules["VELOCITY"]
+    params = velocity.params.model_copy(update={"min_payments": velocity.params.min_payments + 1})
+    return replace(rules, version=version, rules=rules.rules | {"VELOCITY": replace(velocity, params=params)})
+
+
+def test_each_version_is_scored_on_the_velocity_features_it_reads() -> None:
+    live = ruleset.load()
+    deeper = _deeper(live, "v1-deeper")
+    truth = labels.from_truth(_replay(), _simulated().truth or [])
+    scope = _replay().between(None, None)
+    alone = backtest(_replays(), truth, live, live, scope)
+    beside = backtest(_replays(), truth, deeper, live, scope)
+    assert beside["live"] == alone["live"], "the live rules' figures do not depend on what is tested"
+    deep_replay = _replays()(deeper)
+    assert deep_replay is not _replay() and deep_replay.velocity_payments == velocity_count(deeper)
+    assert (
+        beside["tested"]["overall"]
+        == metrics.figures(deep_replay, scoring.score(deep_replay, deeper), truth, scope).as_dict()
+    )
+
+
+def test_a_candidate_tuned_from_other_rules_is_named_after_them_and_every_difference_is_reported() -> None:
+    history, live = _simulated(), ruleset.load()
+    fewer = replace(
+        live,
+        version="v1-fewer",
+        rules={k: v for k, v in live.rules.items() if k != "DIRECT_TRAFFIC"},
+        always_alert=live.always_alert - {"DIRECT_TRAFFIC"},
+    )
+    request = Request(rules=fewer, live=live, budget=Budget(legit_share=0.01), tune=True)
+    result, candidate = execute(history, request)
+    assert candidate is not None and candidate.version.startswith("v1-fewer-tuned-")
+    assert "DIRECT_TRAFFIC" not in candidate.rules
+    found = [c["change"] for c in result["tuning"]["changes"]]
+    assert "-DIRECT_TRAFFIC (rule removed)" in found
+    [removed] = [alone for text, alone in changes(live, candidate) if text.startswith("-DIRECT_TRAFFIC")]
+    assert set(removed.rules) == set(live.rules) - {"DIRECT_TRAFFIC"}
+
+
+def _by_chargebacks(history: History) -> History:
+    return replace(history, truth=None)
+
+
+def test_under_chargeback_labels_a_share_budget_counts_pending_payments_as_legitimate() -> None:
+    # 28 days of history, a 90-day window: no payment is known legitimate yet, so a budget on the
+    # known ones alone would let the search alert nearly everything
+    history = _by_chargebacks(_simulated())
+    request = Request(rules=ruleset.load(), live=ruleset.load(), budget=Budget(legit_share=0.01), tune=True)
+    result, candidate = execute(history, request)
+    train = result["tuning"]["train"]["candidate"]
+    assert train["legit"] == 0 and train["pending"] > 0.9 * train["payments"]
+    unflagged = train["payments"] - train["frauds"]
+    assert 0 < train["alerts"] - train["caught"] <= 0.01 * unflagged, train
+    assert candidate is not None and "pending ones counted" in result["tuning"]["budget"]
+
+
+def test_the_search_sees_only_chargebacks_reported_before_the_holdout() -> None:
+    history = _by_chargebacks(_simulated())
+    request = Request(rules=ruleset.load(), live=ruleset.load(), budget=Budget(alerts_per_day=20), tune=True)
+    result, candidate = execute(history, request)
+    holdout_from = day_ms(result["tuning"]["holdout"]["from"])
+    later = [c for c in history.chargebacks if c.reported_at >= holdout_from]
+    assert later, "the test needs chargebacks reported in the holdout period"
+    known = replace(history, chargebacks=[c for c in history.chargebacks if c.reported_at < holdout_from])
+    again, same = execute(known, request)
+    assert same == candidate
+    assert again["tuning"]["train"] == result["tuning"]["train"]
+    assert result["tuning"]["train"]["labels"] != result["labels"]

@@ -75,13 +75,24 @@ def test_chargeback_labels_keep_open_windows_out_of_the_rates(
     assert overall["recall"] is not None and overall["legit_alerted"] is None
 
 
+def _exit_code(argv: list[str]) -> int:
+    """cli.main's return code, or argparse's exit code for an argument it refused."""
+    try:
+        return cli.main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
 @pytest.mark.parametrize(
     ("extra", "error"),
     [
         (["--tune"], "--tune needs --budget"),
         (["--budget", "lots"], "budget: expected alerts per day"),
         (["--labels", "truth"], "--labels truth needs --truth FILE"),
-        (["--rules", "/nonexistent.yaml"], "/nonexistent.yaml: cannot read"),
+        (["--rules", "/nonexistent.yaml"], "argument --rules: /nonexistent.yaml does not exist"),
+        (["--from", "2026-02-30"], "argument --from: '2026-02-30' is not an ISO date"),
+        (["--chargeback-window-days", "-3"], "argument --chargeback-window-days: '-3' is not a whole"),
+        (["--truth", "/no/truth.parquet"], "argument --truth: /no/truth.parquet does not exist"),
     ],
 )
 def test_bad_arguments_stop_with_a_message(
@@ -90,5 +101,34 @@ def test_bad_arguments_stop_with_a_message(
     argv = _inputs(history) + (
         ["--chargebacks", str(history / "chargebacks.parquet")] if "--labels" not in extra else []
     )
-    assert cli.main(argv + extra) == 2
+    assert _exit_code(argv + extra) == 2
     assert error in capsys.readouterr().err
+
+
+def test_a_candidate_runs_only_as_a_person_approved_it(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert cli.main([*_inputs(history, "truth"), "--tune", "--budget", "1%", "--out", str(out)]) == 0
+    candidate = out / "rules.yaml"
+    capsys.readouterr()
+    assert cli.main(["job", "start", "--rules", str(candidate)]) == 2
+    assert "nobody approved them" in capsys.readouterr().err, "job start refuses it before any service"
+
+    assert cli.main(["rules", "approve", str(candidate), "--by", "Ana Analyst"]) == 0
+    approved = ruleset.load(candidate)
+    ruleset.require_approval(approved, str(candidate))
+    assert approved.approval is not None and approved.approval.approved_by == "Ana Analyst"
+    assert cli.main(["rules", "approve", str(candidate), "--by", "Someone Else"]) == 2
+    assert "already approved by Ana Analyst" in capsys.readouterr().err
+    assert ruleset.load(candidate).approval == approved.approval, "the first approval stands"
+
+    edited = candidate.read_text().replace(
+        f"threshold: {approved.alert_threshold}\n", f"threshold: {approved.alert_threshold + 1}\n"
+    )
+    assert edited != candidate.read_text()
+    candidate.write_text(edited)
+    with pytest.raises(
+        ruleset.RulesError, match=r"approval\.rules_sha256: .* changed after Ana Analyst approved"
+    ):
+        ruleset.require_approval(ruleset.load(candidate), str(candidate))

@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,31 +16,62 @@ from fraudlake.rules import ruleset
 from fraudlake.topics import CHARGEBACK_WINDOW_DAYS
 
 
+def _file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} does not exist")
+    return path
+
+
+def _date(text: str) -> str:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date (YYYY-MM-DD)") from None
+    return text
+
+
+def _days(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days (1 or more)")
+    return int(text)
+
+
 def add_parser(sub: Any) -> None:
     bt = sub.add_parser(
         "backtest", help="measure rules on labelled history; --tune proposes a better version"
     )
     source = bt.add_argument_group("history (default: the platform's Bronze and profiles in PostgreSQL)")
-    source.add_argument("--input", type=Path, help="payments Parquet (the contract's format)")
-    source.add_argument("--profiles", type=Path, help="customer profiles Parquet (with --input)")
-    source.add_argument("--truth", type=Path, help="simulator ground truth Parquet")
-    source.add_argument("--chargebacks", type=Path, help="chargebacks Parquet")
+    source.add_argument("--input", type=_file, help="payments Parquet (the contract's format)")
+    source.add_argument("--profiles", type=_file, help="customer profiles Parquet (with --input)")
+    source.add_argument("--truth", type=_file, help="simulator ground truth Parquet")
+    source.add_argument("--chargebacks", type=_file, help="chargebacks Parquet")
     bt.add_argument(
         "--labels",
         choices=["auto", "truth", "chargebacks"],
         default="auto",
         help="auto: the simulator's truth when there is any, else chargebacks",
     )
-    bt.add_argument("--chargeback-window-days", type=int, default=CHARGEBACK_WINDOW_DAYS)
-    bt.add_argument("--as-of", help="ISO date chargebacks are known up to (default: the history's last)")
-    bt.add_argument("--rules", type=Path, help="rules to measure (default: the live rules)")
+    bt.add_argument("--chargeback-window-days", type=_days, default=CHARGEBACK_WINDOW_DAYS)
     bt.add_argument(
-        "--live", type=Path, help="the live rules (default: the running job's, else the packaged v1)"
+        "--as-of",
+        type=_date,
+        help="ISO date chargebacks are known up to (default: now; with --input, the history's last day)",
+    )
+    bt.add_argument("--rules", type=_file, help="rules to measure (default: the live rules)")
+    bt.add_argument(
+        "--live",
+        type=_file,
+        help="the live rules (default: those of the scoring job's newest run; with --input or before "
+        "any run, the packaged v1)",
     )
     bt.add_argument(
-        "--from", dest="start", help="first ISO date measured (earlier payments still feed history)"
+        "--from",
+        dest="start",
+        type=_date,
+        help="first ISO date measured (earlier payments still feed history)",
     )
-    bt.add_argument("--to", dest="end", help="last ISO date measured")
+    bt.add_argument("--to", dest="end", type=_date, help="last ISO date measured")
     bt.add_argument("--budget", help="analysts' budget: alerts per day (200/day) or legitimate share (1%%)")
     bt.add_argument("--tune", action="store_true", help="search a candidate rules version (needs --budget)")
     bt.add_argument("--objective", choices=["fraud", "value"], default="fraud")
@@ -47,9 +79,13 @@ def add_parser(sub: Any) -> None:
         "--alert-cost", type=float, default=5.0, help="EUR per legitimate payment alerted (value)"
     )
     bt.add_argument(
-        "--holdout-from", help="ISO date the holdout period starts (default: its last 30%% of days)"
+        "--holdout-from",
+        type=_date,
+        help="ISO date the holdout period starts (default: its last 30%% of days)",
     )
-    bt.add_argument("--version", help="the candidate's rules version (default: <live>-tuned-<holdout start>)")
+    bt.add_argument(
+        "--version", help="the candidate's rules version (default: <rules>-tuned-<holdout start>)"
+    )
     bt.add_argument("--seed", type=int, default=0, help="the search's random starts")
     bt.add_argument(
         "--out", type=Path, help="write report.md, metrics.json and the candidate rules.yaml here"
@@ -87,10 +123,15 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     if args.input:
         history = inputs.from_files(args.input, args.profiles, args.truth, args.chargebacks)
     else:
+        import psycopg
+
         from fraudlake.platform.postgres import APP_ROLE, Postgres
 
-        with Postgres(ctx).connect(APP_ROLE) as conn:
-            history = inputs.from_postgres(conn)
+        try:
+            with Postgres(ctx).connect(APP_ROLE) as conn:
+                history = inputs.from_postgres(conn)
+        except psycopg.OperationalError as exc:
+            return _fail(f"the platform's PostgreSQL: {exc} (./fraudlake up starts it; or give --input FILE)")
     request = Request(
         rules=rules,
         live=live,

@@ -14,7 +14,11 @@ class BudgetError(ValueError):
 
 @dataclass(frozen=True)
 class Budget:
-    """What the analysts can work: alerts per day, or a share of legitimate payments alerted."""
+    """What the analysts can work: alerts per day, or a share of legitimate payments alerted.
+
+    A share counts the payments whose label is pending as legitimate: most are, and under
+    chargeback labels no recent payment is known legitimate yet, so a share of the known ones alone
+    would bind nothing. With complete labels (the simulator's truth) the two are the same."""
 
     alerts_per_day: float | None = None
     legit_share: float | None = None
@@ -35,13 +39,7 @@ class Budget:
     def describe(self) -> str:
         if self.alerts_per_day is not None:
             return f"{self.alerts_per_day:g} alerts/day"
-        return f"{(self.legit_share or 0) * 100:g}% of legitimate payments alerted"
-
-    def excess(self, figures: Figures) -> float:
-        """How far past the budget the figures are, relative to it (0 within it)."""
-        if self.alerts_per_day is not None:
-            return max(figures.alerts_per_day / self.alerts_per_day - 1, 0.0)
-        return max((figures.legit_alerted or 0.0) / (self.legit_share or 1) - 1, 0.0)
+        return f"{(self.legit_share or 0) * 100:g}% of legitimate payments alerted (pending ones counted)"
 
 
 @dataclass(frozen=True)

@@ -94,12 +94,18 @@ def _insert(conn: Any, table: str, rows: list[dict[str, Any]]) -> None:
 
 
 def record(conn: Any, run: dict[str, Any], result: dict[str, Any]) -> None:
-    """Write one run (`run`: RUN_COLUMNS' values) and its figures, in one transaction."""
+    """Write one run (`run`: RUN_COLUMNS' values) and its figures, in one transaction; a run
+    recorded again (its Airflow task cleared and re-run) replaces its earlier rows."""
     figures, rules = rows(result)
     key = {"run_id": run["run_id"]}
     with conn.transaction():
         for statement in ddl():
             conn.execute(statement)
+        for table in (RULES_TABLE, FIGURES_TABLE, RUNS_TABLE):
+            conn.execute(
+                sql.SQL("delete from {} where run_id = %s").format(sql.Identifier(*table.split("."))),
+                [run["run_id"]],
+            )
         _insert(conn, RUNS_TABLE, [run])
         _insert(conn, FIGURES_TABLE, [key | row for row in figures])
         _insert(conn, RULES_TABLE, [key | row for row in rules])

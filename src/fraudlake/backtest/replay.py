@@ -19,7 +19,8 @@ import numpy.typing as npt
 from fraudlake.contract import CustomerProfile, Payment
 from fraudlake.rules.catalog import CATALOG
 from fraudlake.rules.definition import DAY_MS, Features, Params
-from fraudlake.rules.history import PriorActivity, feature_stream
+from fraudlake.rules.history import PriorActivity, feature_stream, velocity_count
+from fraudlake.rules.ruleset import RuleSet
 
 Mask = npt.NDArray[np.bool_]
 EUR_PER_UNIT = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17, "PLN": 0.23, "CHF": 1.05, "SEK": 0.088, "CZK": 0.040}
@@ -83,6 +84,24 @@ class Replay:
         if end_ms is not None:
             mask &= self.event_time < end_ms
         return mask
+
+
+class Replays:
+    """A history's replays, one per VELOCITY.min_payments (the velocity feature depends on it), built
+    when first asked for. They list the same payments in the same order, so one set of labels and
+    masks serves them all."""
+
+    def __init__(self, payments: Iterable[Payment], profiles: Mapping[str, CustomerProfile]) -> None:
+        self.payments = sorted(payments, key=lambda p: (p.event_time, p.payment_id))
+        self.profiles = profiles
+        self._built: dict[int, Replay] = {}
+
+    def __call__(self, rules: RuleSet) -> Replay:
+        """The replay whose features `rules` read."""
+        count = velocity_count(rules)
+        if count not in self._built:
+            self._built[count] = Replay.build(self.payments, self.profiles, count)
+        return self._built[count]
 
 
 def date_of(day: int) -> str:

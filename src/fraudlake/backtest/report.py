@@ -125,7 +125,7 @@ def markdown(result: dict[str, Any], candidate_file: str | None = None) -> str:
             f"{train['payments']:,} payments) "
             f"under a budget of {tuning['budget']}, maximising {tuning['objective']}; "
             f"{tuning['configurations_weighed']:,} configurations weighed. Nothing of the holdout period "
-            "informed the search.",
+            f"informed the search (its labels: {train['labels']}).",
             "",
             *_headline(
                 {live["version"]: holdout["live"]["overall"], name: holdout["candidate"]["overall"]},

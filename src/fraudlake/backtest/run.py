@@ -11,7 +11,7 @@ from typing import Any
 from fraudlake.backtest import metrics, scoring
 from fraudlake.backtest.figures import Budget
 from fraudlake.backtest.labels import Labels
-from fraudlake.backtest.replay import Mask, Replay, date_of
+from fraudlake.backtest.replay import Mask, Replay, Replays, date_of
 from fraudlake.backtest.tune import Tuning, tune
 from fraudlake.rules.ruleset import RuleSet, RuleSetting
 
@@ -58,7 +58,7 @@ def period(replay: Replay, scope: Mask) -> dict[str, Any]:
 
 
 def backtest(
-    replay: Replay,
+    replays: Replays,
     labels: Labels,
     rules: RuleSet,
     live: RuleSet,
@@ -66,17 +66,18 @@ def backtest(
     budget: Budget | None = None,
     tuning: Tuning | None = None,
 ) -> dict[str, Any]:
-    """The run's results: `rules` and `live` on `scope`; with `tuning`, the candidate against
-    `live` on the training and the holdout periods, and each change's effect on the holdout."""
+    """The run's results: `rules` and `live` on `scope`; with `tuning`, the candidate (searched from
+    `rules`) against `live` on the training and the holdout periods, and each change's effect on
+    the holdout. Each version is scored on the replay its VELOCITY.min_payments reads."""
     if not scope.any():
         raise ValueError("no payment in the period asked for")
     tested, baseline = (
-        measure(replay, rules, labels, scope, budget),
-        measure(replay, live, labels, scope, budget),
+        measure(replays(rules), rules, labels, scope, budget),
+        measure(replays(live), live, labels, scope, budget),
     )
     result: dict[str, Any] = {
         "labels": labels.source,
-        "period": period(replay, scope),
+        "period": period(replays(rules), scope),
         "budget": budget.describe() if budget else None,
         "live": baseline,
         "tested": tested,
@@ -85,20 +86,22 @@ def backtest(
     if tuning is None:
         return result
     split, budget = tuning.split, tuning.budget
-    candidate, weighed = tune(replay, labels, rules, tuning)
-    holdout = {"live": measure(replay, live, labels, split.holdout, budget)}
-    holdout["candidate"] = measure(replay, candidate, labels, split.holdout, budget)
+    known = tuning.train_labels or labels
+    candidate, weighed = tune(replays(rules), known, rules, tuning)
+    holdout = {"live": measure(replays(live), live, labels, split.holdout, budget)}
+    holdout["candidate"] = measure(replays(candidate), candidate, labels, split.holdout, budget)
     result["tuning"] = {
         "budget": budget.describe(),
         "objective": tuning.objective.describe(),
         "configurations_weighed": weighed,
         "train": {
-            **period(replay, split.train),
-            "live": _overall(replay, live, labels, split.train, budget),
-            "candidate": _overall(replay, candidate, labels, split.train, budget),
+            **period(replays(rules), split.train),
+            "labels": known.source,
+            "live": _overall(replays(live), live, known, split.train, budget),
+            "candidate": _overall(replays(candidate), candidate, known, split.train, budget),
         },
         "holdout": {
-            **period(replay, split.holdout),
+            **period(replays(rules), split.holdout),
             **holdout,
             "change": change(holdout["live"]["overall"], holdout["candidate"]["overall"]),
         },
@@ -106,7 +109,8 @@ def backtest(
             {
                 "change": text,
                 "holdout_change": change(
-                    holdout["live"]["overall"], _overall(replay, alone, labels, split.holdout, budget)
+                    holdout["live"]["overall"],
+                    _overall(replays(alone), alone, labels, split.holdout, budget),
                 ),
             }
             for text, alone in changes(live, candidate)
@@ -126,7 +130,7 @@ def changes(live: RuleSet, candidate: RuleSet) -> list[tuple[str, RuleSet]]:
                 replace(live, alert_threshold=candidate.alert_threshold),
             )
         )
-    for rule_id in sorted(live.always_alert ^ candidate.always_alert):
+    for rule_id in sorted((live.always_alert ^ candidate.always_alert) & live.rules.keys()):
         kept = rule_id in candidate.always_alert
         found.append(
             (
@@ -142,8 +146,30 @@ def changes(live: RuleSet, candidate: RuleSet) -> list[tuple[str, RuleSet]]:
                 replace(live, medium_from=candidate.medium_from, high_from=candidate.high_from),
             )
         )
-    for rule_id, before in live.rules.items():
-        after = candidate.rules[rule_id]
+    for rule_id in sorted(live.rules.keys() - candidate.rules.keys()):
+        found.append(
+            (
+                f"-{rule_id} (rule removed)",
+                replace(
+                    live,
+                    rules={k: v for k, v in live.rules.items() if k != rule_id},
+                    always_alert=live.always_alert - {rule_id},
+                ),
+            )
+        )
+    for rule_id in sorted(candidate.rules.keys() - live.rules.keys()):
+        added = candidate.rules[rule_id]
+        found.append(
+            (
+                f"+{rule_id} {added.points} points (rule added)",
+                replace(
+                    _with(live, added),
+                    always_alert=live.always_alert | (candidate.always_alert & {rule_id}),
+                ),
+            )
+        )
+    for rule_id in sorted(live.rules.keys() & candidate.rules.keys(), key=list(live.rules).index):
+        before, after = live.rules[rule_id], candidate.rules[rule_id]
         if after.points != before.points:
             found.append(
                 (

@@ -11,13 +11,11 @@ from typing import Any
 from fraudlake.backtest import labels, report
 from fraudlake.backtest.figures import Budget
 from fraudlake.backtest.inputs import History
-from fraudlake.backtest.replay import Replay, date_of
+from fraudlake.backtest.replay import Replays
 from fraudlake.backtest.run import backtest
 from fraudlake.backtest.tune import Objective, Tuning, time_split
 from fraudlake.rules import ruleset
-from fraudlake.rules.definition import DAY_MS
-from fraudlake.rules.history import velocity_count
-from fraudlake.rules.ruleset import Approval, RuleSet
+from fraudlake.rules.ruleset import Approval, RuleSet, content_sha256
 from fraudlake.topics import CHARGEBACK_WINDOW_DAYS
 
 
@@ -50,7 +48,16 @@ def execute(history: History, request: Request) -> tuple[dict[str, Any], RuleSet
     """The run's results (`metrics.json`) and, when tuning, the candidate."""
     if not history.payments:
         raise NothingToBacktest("no payment in the history: nothing to backtest")
-    replay = Replay.build(history.payments, history.profiles, velocity_count(request.rules))
+    rules, live = request.rules, request.live
+    if rules.version == live.version and content_sha256(rules) != content_sha256(live):
+        raise ValueError(
+            f"rules: version {rules.version} is the live rules' version but its rules differ: "
+            "give the rules measured a version of their own"
+        )
+    if request.tune and request.version in (rules.version, live.version):
+        raise ValueError(f"version: {request.version} is taken; the candidate needs a new rules version")
+    replays = Replays(history.payments, history.profiles)
+    replay = replays(request.rules)
     source = request.labels
     if source == "auto":
         source = "truth" if history.truth else "chargebacks"
@@ -58,6 +65,7 @@ def execute(history: History, request: Request) -> tuple[dict[str, Any], RuleSet
         if not history.truth:
             raise ValueError("labels: no simulator truth in this history")
         known = labels.from_truth(replay, history.truth)
+        as_of = None
     else:
         latest = max([int(replay.event_time.max()), *(c.reported_at for c in history.chargebacks)])
         as_of = request.as_of_ms if request.as_of_ms is not None else latest
@@ -70,11 +78,24 @@ def execute(history: History, request: Request) -> tuple[dict[str, Any], RuleSet
         if request.budget is None:
             raise ValueError("tuning needs a budget (alerts per day, e.g. 200/day, or a share, e.g. 1%)")
         split = time_split(replay, scope, request.holdout_from_ms, request.holdout_share)
-        version = request.version or (
-            f"{request.live.version}-tuned-{date_of(split.holdout_from_ms // DAY_MS).replace('-', '')}"
+        # the search sees only the chargebacks reported before the holdout begins
+        train_labels = (
+            None
+            if as_of is None
+            else labels.from_chargebacks(
+                replay, history.chargebacks, request.chargeback_window_days,
+                min(as_of, split.holdout_from_ms - 1),
+            )
+        )  # fmt: skip
+        tuning = Tuning(
+            request.budget,
+            request.objective,
+            split,
+            request.version,
+            seed=request.seed,
+            train_labels=train_labels,
         )
-        tuning = Tuning(request.budget, request.objective, split, version, seed=request.seed)
-    result = backtest(replay, known, request.rules, request.live, scope, request.budget, tuning)
+    result = backtest(replays, known, request.rules, request.live, scope, request.budget, tuning)
     candidate = result.pop("candidate", None)
     return result, candidate
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ from fraudlake.backtest.labels import Labels
 from fraudlake.backtest.replay import Mask, Replay
 from fraudlake.rules.catalog import CATALOG
 from fraudlake.rules.definition import DAY_MS, Params
-from fraudlake.rules.ruleset import RuleSet, RuleSetting
+from fraudlake.rules.ruleset import RuleSet, RuleSetting, content_sha256
 
 POINT_STEP = 5
 HIGH_PRECISION = 0.5
@@ -97,9 +98,10 @@ class _Train:
 
     fraud: npt.NDArray[np.bool_]
     legit: npt.NDArray[np.bool_]
+    unflagged: npt.NDArray[np.bool_]
+    """Not known to be fraud: legitimate, or pending (what the budget and an alert's cost count)."""
     eur: npt.NDArray[np.float64]
     days: int
-    legit_total: int
 
 
 @dataclass
@@ -122,9 +124,7 @@ class Search:
         }
         fraud = (labels.known & labels.fraud)[index]
         legit = labels.legit[index]
-        self.train = _Train(
-            fraud, legit, replay.amount_eur[index], len(np.unique(replay.day[index])), int(legit.sum())
-        )
+        self.train = _Train(fraud, legit, ~fraud, replay.amount_eur[index], len(np.unique(replay.day[index])))
         self.points = range(0, self.cap + 1, POINT_STEP)
         self.evaluations = 0
 
@@ -160,7 +160,7 @@ class Search:
 
         alerts = from_top(None, rest) + always.sum()
         caught = from_top(None, rest & t.fraud) + (always & t.fraud).sum()
-        false = from_top(None, rest & t.legit) + (always & t.legit).sum()
+        false = from_top(None, rest & t.unflagged) + (always & t.unflagged).sum()
         if self.objective.name == "value":
             value = from_top(t.eur, rest & t.fraud) + t.eur[always & t.fraud].sum()
             gain = value - self.objective.alert_cost_eur * false
@@ -169,7 +169,8 @@ class Search:
         if self.budget.alerts_per_day is not None:
             excess = np.maximum(alerts / max(t.days, 1) / self.budget.alerts_per_day - 1, 0)
         else:
-            excess = np.maximum(false / max(t.legit_total, 1) / (self.budget.legit_share or 1) - 1, 0)
+            share = false / max(int(t.unflagged.sum()), 1)
+            excess = np.maximum(share / (self.budget.legit_share or 1) - 1, 0)
         best: tuple[tuple[Any, ...], int] | None = None
         for threshold in range(1, self.cap + 1):
             feasible = excess[threshold] == 0
@@ -254,11 +255,15 @@ class Tuning:
     budget: Budget
     objective: Objective
     split: Split
-    version: str
-    """The candidate's rules version."""
+    version: str | None
+    """The candidate's rules version (None: `<rules>-tuned-<holdout start>-<content digest>`, so
+    two different candidates never share a version)."""
     starts: int = 4
     """Random starts beside the live rules."""
     seed: int = 0
+    train_labels: Labels | None = None
+    """The labels known when the holdout begins (chargebacks reported later are the holdout's), for
+    the search and the training figures; default: the run's."""
 
 
 def tune(replay: Replay, labels: Labels, live: RuleSet, tuning: Tuning) -> tuple[RuleSet, int]:
@@ -266,4 +271,9 @@ def tune(replay: Replay, labels: Labels, live: RuleSet, tuning: Tuning) -> tuple
     search weighed."""
     search = Search(replay, labels, live, tuning.split.train, tuning.budget, tuning.objective)
     state, threshold = search.run(tuning.starts, tuning.seed)
-    return search.rules(state, threshold, tuning.version), search.evaluations * live.score_cap
+    candidate = search.rules(state, threshold, tuning.version or "")
+    if tuning.version is None:
+        held = datetime.fromtimestamp(tuning.split.holdout_from_ms / 1000, UTC).strftime("%Y%m%d")
+        digest = content_sha256(candidate)[:6]
+        candidate = replace(candidate, version=f"{live.version}-tuned-{held}-{digest}")
+    return candidate, search.evaluations * live.score_cap

@@ -105,10 +105,17 @@ def backtest(ctx: Context, args: argparse.Namespace) -> int:
     from fraudlake.backtest.command import run
 
     if not args.input and not args.live:
+        import psycopg
+
         from fraudlake_flink.control import Jobs
         from fraudlake_flink.spec import JOB_NAME
 
-        runs = Jobs(ctx).registry.runs(JOB_NAME)
+        try:
+            runs = Jobs(ctx).registry.runs(JOB_NAME)
+        except psycopg.OperationalError as exc:
+            print(f"error: the platform's PostgreSQL: {exc} (./fraudlake up starts it; or give --input FILE)",
+                  file=sys.stderr)  # fmt: skip
+            return 2
         if runs and Path(runs[0].rules_path).is_file():
             args.live = Path(runs[0].rules_path)
     return run(ctx, args)

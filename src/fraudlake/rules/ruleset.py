@@ -7,6 +7,8 @@ within the score cap, `alert.always` naming rules of the file) is checked after 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -50,6 +52,7 @@ class _Approval(_Section):
     proposed_by: str = Field(min_length=1)
     approved_by: str | None = Field(default=None, min_length=1)
     approved_at: str | None = None
+    rules_sha256: str | None = None
 
 
 class RulesFile(_Section):
@@ -86,6 +89,8 @@ class Approval:
     proposed_by: str
     approved_by: str | None = None
     approved_at: str | None = None
+    rules_sha256: str | None = None
+    """What was approved: the rules' content (`content_sha256`), so an edit after approval shows."""
 
 
 @dataclass(frozen=True)
@@ -186,17 +191,51 @@ def document(rules: RuleSet) -> dict[str, Any]:
     )
 
 
+def content_sha256(rules: RuleSet) -> str:
+    """The rules' content, without their approval section, as a digest."""
+    canonical = json.dumps(document(replace(rules, approval=None)), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def approve(path: Path, by: str, at: str) -> RuleSet:
-    """Record in the file at `path` that `by` approved its proposed rules version (at `at`)."""
+    """Record in the file at `path` that `by` approved its proposed rules version (at `at`), and
+    the content they approved."""
     rules = load(path)
     if rules.approval is None:
         raise RulesError(f"{path}: not a proposed rules version (no approval section): nothing to approve")
     if not by.strip():
         raise RulesError(f"{path}: approval.approved_by: the approver's name is empty")
-    approved = replace(rules, approval=replace(rules.approval, approved_by=by.strip(), approved_at=at))
+    if rules.approval.approved_by:
+        raise RulesError(
+            f"{path}: approval.approved_by: rules {rules.version} were already approved by "
+            f"{rules.approval.approved_by} at {rules.approval.approved_at}"
+        )
+    approval = replace(
+        rules.approval, approved_by=by.strip(), approved_at=at, rules_sha256=content_sha256(rules)
+    )
+    approved = replace(rules, approval=approval)
     header = "".join(line[2:] + "\n" for line in path.read_text().splitlines() if line.startswith("# "))
     path.write_text(dump(approved, header))
     return approved
+
+
+def require_approval(rules: RuleSet, source: str) -> None:
+    """A proposed version (a tuning run's candidate) runs only as a person approved it; RulesError
+    otherwise. Hand-written rules files have no approval section and need none."""
+    approval = rules.approval
+    if approval is None:
+        return
+    if not approval.approved_by:
+        raise RulesError(
+            f"{source}: approval.approved_by: rules {rules.version} were proposed by "
+            f"{approval.proposed_by} and nobody approved them; review report.md beside the file, "
+            f"then: fraudlake rules approve {source} --by NAME"
+        )
+    if approval.rules_sha256 != content_sha256(rules):
+        raise RulesError(
+            f"{source}: approval.rules_sha256: rules {rules.version} changed after "
+            f"{approval.approved_by} approved them; give the changes a new version and have them approved"
+        )
 
 
 def dump(rules: RuleSet, header: str = "") -> str:
