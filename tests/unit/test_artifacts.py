@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +37,30 @@ def test_failed_build_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(PlatformError):
         artifacts.ensure_dir(dest, build)
     assert not dest.exists()
-    assert list(dest.parent.iterdir()) == []
+    assert [p.name for p in dest.parent.iterdir()] == ["4.1.1.lock"], "no scratch folder left"
+
+
+def _install_venv(dest: str, log: str) -> bool:
+    def build(folder: Path) -> None:
+        with Path(log).open("a") as out:
+            out.write(f"start {os.getpid()}\n")
+        time.sleep(0.5)
+        (folder / "bin").mkdir()
+        with Path(log).open("a") as out:
+            out.write(f"end {os.getpid()}\n")
+
+    return artifacts.ensure_dir(Path(dest), build, in_place=True)
+
+
+def test_concurrent_installs_take_turns_and_build_once(tmp_path: Path) -> None:
+    # the first lakehouse_refresh once ran two tasks that built dbt's venv over each other
+    dest, log = tmp_path / "venvs" / "dbt-1", tmp_path / "builds.log"
+    with multiprocessing.get_context("fork").Pool(3) as pool:
+        built = pool.starmap(_install_venv, [(str(dest), str(log))] * 3)
+    assert sorted(built) == [False, False, True]
+    lines = log.read_text().split()
+    assert lines[0::2] == ["start", "end"], "one build, never two at once"
+    assert artifacts.is_complete(dest) and (dest / "bin").is_dir()
 
 
 def test_in_place_build_without_marker_is_redone(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from fraudlake import retry
 from fraudlake.config import PROJECT_ROOT, SOURCE_ROOTS
-from fraudlake.platform import artifacts, process
+from fraudlake.platform import artifacts, dbt, process
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.flink import Flink
 from fraudlake.platform.minio import Minio
@@ -78,9 +78,12 @@ class Airflow(Service):
         return [Port("FRAUDLAKE_AIRFLOW_PORT", self.settings.airflow_port)]
 
     def install(self) -> bool:
-        return artifacts.ensure_dir(
+        """Airflow's venv, and dbt's for the lakehouse DAG: everything a task runs is in place
+        before Airflow starts, so no task installs anything."""
+        built = artifacts.ensure_dir(
             self.venv, lambda dest: artifacts.python_venv(self.name, dest, requirements()), in_place=True
         )
+        return dbt.install(self.ctx) or built
 
     def env(self) -> dict[str, str]:
         """Airflow's configuration and connections, for the daemon and for `airflow` commands."""

@@ -2,15 +2,18 @@
 
 Everything downloaded or built goes to a cache folder keyed by version (outside the checkout), is
 built in a scratch folder first and only then moved into place with a `.complete` marker, so an
-interrupted install is never mistaken for a finished one and a second run skips the work.
+interrupted install is never mistaken for a finished one and a second run skips the work; a lock
+per artifact makes concurrent installs take turns instead of building over each other.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from fraudlake.platform.errors import PlatformError
@@ -23,33 +26,49 @@ def is_complete(dest: Path) -> bool:
     return (dest / _MARKER).exists()
 
 
+@contextmanager
+def _locked(dest: Path) -> Iterator[None]:
+    """Hold `<dest>.lock` exclusively: two installs of one artifact (`up` and an Airflow task, two
+    tasks) take turns; the second then finds the first's complete copy."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with dest.with_name(f"{dest.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def ensure_dir(dest: Path, build: Callable[[Path], None], *, in_place: bool = False) -> bool:
     """Build `dest` with `build(folder)` unless a complete copy exists; True if it was built.
 
-    `in_place` builds straight into `dest` (for virtual environments, which cannot be moved) and
-    relies on the marker alone.
+    Builds of one `dest` are serialised by a lock. `in_place` builds straight into `dest` (for
+    virtual environments, which cannot be moved) and relies on the marker, written last, alone.
     """
     if is_complete(dest):
         return False
-    if in_place:
-        shutil.rmtree(dest, ignore_errors=True)
-        dest.mkdir(parents=True)
-        build(dest)
-        (dest / _MARKER).touch()
-        return True
-    scratch = dest.with_name(f"{dest.name}.partial-{os.getpid()}")
-    shutil.rmtree(scratch, ignore_errors=True)
-    scratch.mkdir(parents=True)
-    try:
-        build(scratch)
-    except BaseException:
+    with _locked(dest):
+        if is_complete(dest):
+            return False
+        if in_place:
+            shutil.rmtree(dest, ignore_errors=True)
+            dest.mkdir(parents=True)
+            build(dest)
+            (dest / _MARKER).touch()
+            return True
+        scratch = dest.with_name(f"{dest.name}.partial-{os.getpid()}")
         shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    (scratch / _MARKER).touch()
-    if dest.exists():
-        shutil.rmtree(dest)
-    scratch.rename(dest)
-    return True
+        scratch.mkdir(parents=True)
+        try:
+            build(scratch)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        (scratch / _MARKER).touch()
+        if dest.exists():
+            shutil.rmtree(dest)
+        scratch.rename(dest)
+        return True
 
 
 def run(
