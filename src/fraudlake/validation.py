@@ -12,13 +12,17 @@ from typing import Any
 from pydantic import AfterValidator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from fraudlake.wording import shown
+
 
 def between(low: int, high: int) -> AfterValidator:
     """An integer in [low, high]."""
 
     def check(value: int) -> int:
         if not low <= value <= high:
-            raise PydanticCustomError("range", "expected {low}..{high}, got {value}", locals())
+            raise PydanticCustomError(
+                "range", "expected {low}..{high}, got {value}", {"low": low, "high": high, "value": value}
+            )
         return value
 
     return AfterValidator(check)
@@ -26,20 +30,22 @@ def between(low: int, high: int) -> AfterValidator:
 
 def refuse(expected: str, value: Any) -> PydanticCustomError:
     """The error a custom check raises: `expected <expected>, got <value>`."""
-    return PydanticCustomError("refused", "expected {expected}, got {value!r}", locals())
+    return PydanticCustomError(
+        "refused", "expected {expected}, got {given}", {"expected": expected, "given": shown(value)}
+    )
 
 
 _MESSAGES = {
     "missing": "missing",
-    "int_type": "expected an integer, got {input!r}",
-    "int_parsing": "expected an integer, got {input!r}",
-    "int_from_float": "expected an integer, got {input!r}",
-    "float_type": "expected a positive number, got {input!r}",
-    "float_parsing": "expected a number, got {input!r}",
-    "greater_than": "expected a positive number, got {input!r}",
-    "list_type": "expected a list of strings, got {input!r}",
-    "string_type": "expected a string, got {input!r}",
-    "too_short": "expected at least one entry, got {input!r}",
+    "int_type": "expected an integer, got {input}",
+    "int_parsing": "expected an integer, got {input}",
+    "int_from_float": "expected an integer, got {input}",
+    "float_type": "expected a positive number, got {input}",
+    "float_parsing": "expected a number, got {input}",
+    "greater_than": "expected a positive number, got {input}",
+    "list_type": "expected a list of strings, got {input}",
+    "string_type": "expected a string, got {input}",
+    "too_short": "expected at least one entry, got {input}",
     "dict_type": "expected a mapping, got {kind}",
     "model_type": "expected a mapping, got {kind}",
     "extra_forbidden": "unknown field",
@@ -52,4 +58,4 @@ def message(error: ErrorDetails) -> str:
     if template is None:
         return error["msg"]
     given = error.get("input")
-    return template.format(input=given, kind=type(given).__name__)
+    return template.format(input=shown(given), kind=type(given).__name__)

@@ -8,14 +8,17 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from psycopg import sql
 
-from fraudlake.contract import PAYMENT
+from fraudlake.contract import PAYMENT, Rejection
 from fraudlake.platform.context import Context
 from fraudlake.platform.postgres import APP_ROLE, Postgres
 from fraudlake.topics import PAYMENTS, bronze_table
 from fraudlake_lake import bronze, loader
 from tests.factories import payment
+from tests.fuzzing import NOW_MS, payment_payloads
 from tests.integration.lake_harness import Landed
 
 HOUR = bronze.HOUR_MS
@@ -75,6 +78,40 @@ def test_complete_batches_load_once_and_reloads_change_nothing(landed: Landed) -
     again = landed.load()
     assert (again.objects, again.rows, again.skipped) == (0, 0, first.objects)
     assert _rows(landed) == rows
+
+
+def test_fuzzed_payments_load_as_the_contract_reads_them(landed: Landed) -> None:
+    """1,000 mutated payments (tests/fuzzing.py) through Bronze into PostgreSQL: every one a row,
+    the valid ones with their values, the others with the contract's reason (PostgreSQL refuses
+    what the contract lets through, such as NUL or invalid UTF-8, and would stop every load)."""
+    payloads: list[bytes] = []
+
+    @settings(max_examples=20, derandomize=True, database=None, phases=[Phase.generate])
+    @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.lists(payment_payloads(), min_size=50, max_size=50))
+    def collect(batch: list[bytes]) -> None:
+        payloads.extend(batch)
+
+    collect()
+    for first in range(0, len(payloads), 250):
+        landed.batch(PAYMENTS.name, 0, first, payloads[first : first + 250], NOW_MS)
+    assert landed.load().rows == len(payloads) == 1000
+
+    rows = landed.query(
+        sql.SQL("select kafka_offset, payment_id, amount, contract_error from {} order by 1").format(
+            sql.Identifier(landed.schema, bronze_table(PAYMENTS.name))
+        )
+    )
+    assert [offset for offset, *_ in rows] == list(range(len(payloads)))
+    accepted = 0
+    for (_, payment_id, amount, error), raw in zip(rows, payloads, strict=True):
+        verdict = PAYMENT.parse(raw, now_ms=NOW_MS)
+        if isinstance(verdict, Rejection):
+            assert error is not None, raw
+        else:
+            accepted += 1
+            assert (payment_id, amount, error) == (verdict.payment_id, verdict.amount, None), raw
+    assert 0 < accepted < len(payloads), "both kinds were fuzzed"
 
 
 def test_a_failing_object_is_rolled_back_with_its_manifest_row(ctx: Context, landed: Landed) -> None:

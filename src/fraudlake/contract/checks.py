@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fraudlake.contract.records import MAX_FUTURE_MS, SCHEMA_VERSION, Column, Payment, Rejection
+from fraudlake.wording import shown
 
 
 def values(
@@ -18,7 +19,9 @@ def values(
     """The record's field values in definition order, or a Rejection naming the first problem."""
     version = obj.get("schema_version")
     if version is not None and version != SCHEMA_VERSION and not isinstance(version, bool):
-        return Rejection(f"unsupported schema_version {version!r} (this reader knows {SCHEMA_VERSION})", raw)
+        return Rejection(
+            f"unsupported schema_version {shown(version)} (this reader knows {SCHEMA_VERSION})", raw
+        )
     found: list[Any] = []
     for column in columns:
         if column.name not in obj:
@@ -38,6 +41,9 @@ def values(
 
 _IPV4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 """What ipaddress accepts as IPv4 (no leading zeros); anything else is left to ipaddress."""
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+"""Control characters and lone surrogates, which no id or text of a record carries: PostgreSQL's
+text refuses NUL, and a lone surrogate has no UTF-8 form (Kafka, Arrow and PostgreSQL need one)."""
 
 
 def _check(column: Column, value: Any, now_ms: int | None) -> tuple[str | None, Any]:
@@ -50,7 +56,7 @@ def _check(column: Column, value: Any, now_ms: int | None) -> tuple[str | None, 
         elif column.country:
             if len(value) == 2 and value.isascii() and value.isalpha() and value.isupper():
                 return None, value
-        elif column.name != "ip_address" or _IPV4.fullmatch(value):
+        elif (column.name != "ip_address" or _IPV4.fullmatch(value)) and not _UNSAFE.search(value):
             return None, value
     elif kind is int and column.py_type is int and not column.timestamp_ms:
         return None, value
@@ -66,25 +72,36 @@ def _check(column: Column, value: Any, now_ms: int | None) -> tuple[str | None, 
     if expected is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             return f"expected an array of strings, got {_json_name(value)}", None
-        return None, tuple(value)
+        unsafe = next((problem for v in value if (problem := _unsafe(v))), None)
+        return (unsafe, None) if unsafe else (None, tuple(value))
     if expected is int and (isinstance(value, bool) or not isinstance(value, int)):
         return f"expected an integer, got {_json_name(value)}", None
     if expected is str and not isinstance(value, str):
         return f"expected a string, got {_json_name(value)}", None
     if column.choices is not None and value not in column.choices:
-        return f"unknown value {value!r} (expected one of {', '.join(column.choices)})", None
+        return f"unknown value {shown(value)} (expected one of {', '.join(column.choices)})", None
     if expected is str and value == "":
         return "must not be empty", None
+    if expected is str and (unsafe := _unsafe(value)):
+        return unsafe, None
     if column.country and not (len(value) == 2 and value.isascii() and value.isalpha() and value.isupper()):
-        return f"expected an ISO 3166 alpha-2 country code, got {value!r}", None
+        return f"expected an ISO 3166 alpha-2 country code, got {shown(value)}", None
     if column.name == "ip_address":
         try:
             ipaddress.ip_address(value)
         except ValueError:
-            return f"not an IP address: {value!r}", None
+            return f"not an IP address: {shown(value)}", None
     if column.timestamp_ms:
         return _check_timestamp(value, now_ms)
     return None, value
+
+
+def _unsafe(text: str) -> str | None:
+    found = _UNSAFE.search(text)
+    if found is None:
+        return None
+    code = ord(found.group())
+    return f"character U+{code:04X} at position {found.start()} (no control characters or lone surrogates)"
 
 
 def _check_money(amount: Decimal) -> tuple[str | None, Any]:

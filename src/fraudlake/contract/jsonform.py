@@ -29,7 +29,7 @@ def loads(data: bytes) -> Any:
     (1.0000000000000001 becomes 1.0): each such number is re-read exactly from its own text. When
     that text cannot be found unambiguously (spacing, escapes, duplicate keys), or orjson fails
     (NaN, huge integers, bad JSON), json with Decimal floats parses the whole document and words
-    the error."""
+    the error. Only UTF-8 is JSON here (json alone would also guess UTF-16 and UTF-32)."""
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -46,13 +46,16 @@ def loads(data: bytes) -> Any:
         else:
             return obj
     try:
-        return json.loads(data, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return json.loads(data.decode("utf-8"), parse_float=Decimal)
+    except UnicodeDecodeError as exc:
+        return Rejection(f"invalid JSON: not UTF-8 ({exc.reason} at byte {exc.start})", data)
+    except ValueError as exc:
         return Rejection(f"invalid JSON: {exc}", data)
 
 
-def _number_text(data: bytes, key: str) -> Decimal | None:
-    """The number after `"key":` in `data`, exactly, if the key occurs once in that plain form."""
+def _number_text(data: bytes, key: str) -> Decimal | int | None:
+    """The number after `"key":` in `data`, exactly, if the key occurs once in that plain form (orjson
+    reads an integer beyond 64 bits as a double: it is an integer again here)."""
     marker = b'"' + key.encode() + b'":'
     at = data.find(marker)
     if at < 0 or data.find(marker, at + 1) >= 0:
@@ -60,6 +63,7 @@ def _number_text(data: bytes, key: str) -> Decimal | None:
     start = at + len(marker)
     ends = [i for i in (data.find(b",", start), data.find(b"}", start)) if i >= 0]
     try:
-        return Decimal(data[start : min(ends, default=len(data))].strip().decode())
-    except (InvalidOperation, UnicodeDecodeError):
+        text = data[start : min(ends, default=len(data))].strip().decode()
+        return int(text) if text.lstrip("-").isdigit() else Decimal(text)
+    except (InvalidOperation, UnicodeDecodeError, ValueError):
         return None

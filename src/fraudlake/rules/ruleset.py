@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from fraudlake.rules.catalog import CATALOG, Count
 from fraudlake.rules.definition import Params
 from fraudlake.validation import between, message, refuse
+from fraudlake.wording import shown
 
 DEFAULT_RULES = Path(__file__).with_name("default.yaml")
 
@@ -118,6 +119,8 @@ def load(path: Path = DEFAULT_RULES) -> RuleSet:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
         raise RulesError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise RulesError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise RulesError(f"{path}: not valid YAML: {exc}") from None
     return parse(data, source=str(path))
@@ -132,7 +135,7 @@ def parse(data: Any, source: str = "rules") -> RuleSet:
     _within(f"{source}.severity.high", document.severity.high, document.severity.medium, cap)
     rules: dict[str, RuleSetting] = {}
     for rule_id, settings in document.rules.items():
-        path = f"{source}.rules.{rule_id}"
+        path = f"{source}.rules.{_key(rule_id)}"
         if rule_id not in CATALOG:
             raise RulesError(f"{path}: unknown rule (known: {', '.join(CATALOG)})")
         validated = _validated(_settings_model(rule_id), settings, path, rule_id)
@@ -155,6 +158,14 @@ def parse(data: Any, source: str = "rules") -> RuleSet:
     )
 
 
+def _key(part: Any) -> str:
+    """A part of a field's path: a name or an index as it is, anything else quoted (a key with
+    control characters or spaces would make the path unreadable, or rewrite the terminal)."""
+    if isinstance(part, int) or (isinstance(part, str) and part.isidentifier()):
+        return str(part)
+    return shown(part)
+
+
 def _within(path: str, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
         raise RulesError(f"{path}: expected {low}..{high}, got {value}")
@@ -166,7 +177,7 @@ def _validated(model: type[BaseModel], data: Any, path: str, rule_id: str | None
         return model.model_validate(data)
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
-        where = ".".join([path, *map(str, error["loc"])])
+        where = ".".join([path, *map(_key, error["loc"])])
         kind = error["type"]
         if kind == "extra_forbidden" and rule_id:
             raise RulesError(f"{where}: unknown parameter for {rule_id}") from None
