@@ -39,6 +39,9 @@ BATCHES = "_batches"
 HOUR_MS = 3_600_000
 ROW_GROUP_ROWS = 250_000
 READ_BLOCK_ROWS = 2_000
+STORABLE_MS = (0, 253_402_300_799_999)
+"""Times from 1970 to 9999-12-31, which Python's datetime (the loader) and PostgreSQL both hold; a
+record with a time outside is unreadable here, kept as its raw bytes and the contract's reason."""
 
 RECORDS: dict[str, RecordType[Any]] = {
     PAYMENTS.name: PAYMENT,
@@ -255,8 +258,14 @@ def _typed(record: RecordType[Any], messages: list[Message]) -> tuple[Any, list[
         for start in range(0, len(values), READ_BLOCK_ROWS)
     ]
     typed = pa.concat_tables(pieces)
-    for name in required:
-        for index in pc.indices_nonzero(typed.column(name).is_null().combine_chunks()).to_pylist():
+    refused = [typed.column(name).is_null() for name in required]
+    for column in record.columns:  # e.g. year 292 million: no datetime can hold it, nor place the row
+        if column.timestamp_ms:
+            times = typed.column(column.name)
+            outside = pc.or_(pc.less(times, STORABLE_MS[0]), pc.greater(times, STORABLE_MS[1]))
+            refused.append(pc.fill_null(outside, False))
+    for mask in refused:
+        for index in pc.indices_nonzero(mask.combine_chunks()).to_pylist():
             errors[index] = errors[index] or _reason(record, messages[index])
     return typed, errors
 

@@ -86,8 +86,14 @@ def test_fuzzed_payments_load_as_the_contract_reads_them(landed: Landed) -> None
     what the contract lets through, such as NUL or invalid UTF-8, and would stop every load)."""
     payloads: list[bytes] = []
 
-    @settings(max_examples=20, derandomize=True, database=None, phases=[Phase.generate])
-    @settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=20,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(st.lists(payment_payloads(), min_size=50, max_size=50))
     def collect(batch: list[bytes]) -> None:
         payloads.extend(batch)

@@ -9,7 +9,7 @@ import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from fraudlake.contract.records import MAX_FUTURE_MS, SCHEMA_VERSION, Column, Payment, Rejection
+from fraudlake.contract.records import EARLIEST_MS, MAX_FUTURE_MS, SCHEMA_VERSION, Column, Payment, Rejection
 from fraudlake.wording import shown
 
 
@@ -118,7 +118,7 @@ def _check_money(amount: Decimal) -> tuple[str | None, Any]:
 
 
 def _check_timestamp(value: int, now_ms: int | None) -> tuple[str | None, Any]:
-    if value < 946_684_800_000:  # 2000-01-01: earlier is a unit mistake (seconds), not a payment
+    if value < EARLIEST_MS:
         return f"before 2000-01-01 (seconds instead of milliseconds?): {value}", None
     now = int(time.time() * 1000) if now_ms is None else now_ms
     if value > now + MAX_FUTURE_MS:

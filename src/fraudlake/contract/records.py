@@ -17,6 +17,8 @@ from typing import Any, ClassVar, TypeVar
 SCHEMA_VERSION = 1
 MAX_FUTURE_MS = 5 * 60 * 1000
 """Clock skew tolerated on event_time; later events are rejected as far-future."""
+EARLIEST_MS = 946_684_800_000
+"""2000-01-01: an earlier time is a unit mistake (seconds, not milliseconds), not an event."""
 
 CURRENCIES = ("EUR", "USD", "GBP", "PLN", "CHF", "SEK", "CZK")
 PAYMENT_STATUSES = ("succeeded", "failed")
