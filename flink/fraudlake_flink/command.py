@@ -6,13 +6,16 @@ import argparse
 import getpass
 import json
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
+from fraudlake.platform import process
 from fraudlake.platform.context import Context
 from fraudlake.platform.flink import Flink
 from fraudlake.platform.runner import Progress
+from fraudlake.platform.supervision import Store
 from fraudlake.rules import ruleset
 from fraudlake.simulator import demo
 from fraudlake.topics import FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS_DLQ
@@ -36,6 +39,8 @@ def job(ctx: Context, args: argparse.Namespace) -> int:
             print(job_sql(spec, rules).script(), end="")
             return 0
         started = jobs.start(spec, savepoint=args.from_savepoint, fresh=args.fresh)
+        if spec.name == JOB_NAME:
+            Store.of(ctx).want("job")  # the supervisor keeps it running from now on
         print(f"  {spec.name} running (rules {rules.version}), job id {started.job_id}")
         print(f"  {_origin(started)}")
         print(f"  web UI: {Flink(ctx).rest_url}/#/job/running/{started.job_id}/overview")
@@ -47,6 +52,7 @@ def job(ctx: Context, args: argparse.Namespace) -> int:
     if args.action == "history":
         return _history(jobs, args.name, args.json)
     if args.action == "stop":
+        Store.of(ctx).unwant("job")  # stopped by a person: not to be restarted
         location = jobs.stop(JOB_NAME, savepoint=args.savepoint)
         print(
             f"  {JOB_NAME} stopped" + (f"; savepoint {location} (next start resumes it)" if location else "")
@@ -127,9 +133,46 @@ def deploy_conf(ctx: Context, rules_file: Path, gate_timeout: int | None) -> dic
     }
 
 
+DEPLOY_MAX_S = 3600
+"""A deploy that began longer ago than this and never ended is over (its Airflow worker died)."""
+
+
+class SupervisedJob:
+    """The platform's scoring job as the supervisor keeps it: when the cluster answers but runs no
+    such job (a JobManager restart loses its jobs; a job whose restarts ran out has FAILED), it is
+    submitted again as it last ran (its rules included) from where the resume rule says. While a
+    rules deploy switches jobs, it is left to the deploy."""
+
+    name = "job"
+
+    def __init__(self, ctx: Context) -> None:
+        self.jobs = Jobs(ctx)
+        self.ctx = ctx
+
+    def down(self) -> str | None:
+        if self.jobs.flink.probe() is not None or self.jobs.find(JOB_NAME):
+            return None  # a cluster that does not answer is the flink unit's to restart
+        latest = self.jobs.registry.deployments(JOB_NAME)[:1]
+        if (
+            latest
+            and latest[0].result == "running"
+            and time.time() - latest[0].started_at.timestamp() < DEPLOY_MAX_S
+        ):
+            return None
+        return f"{JOB_NAME} is not running on the cluster"
+
+    def restart(self) -> str:
+        runs = self.jobs.registry.runs(JOB_NAME)
+        spec = JobSpec(**runs[0].spec) if runs else JobSpec.from_settings(self.ctx.settings)
+        return _origin(self.jobs.start(spec, started_by="supervisor"))
+
+    def logs(self) -> list[str]:
+        return process.tail(self.ctx.log_file("flink-jobmanager"), 8)
+
+
 def job_line(ctx: Context) -> str:
     """One line on the scoring job for `fraudlake status`."""
-    report = Jobs(ctx).status(JOB_NAME)
+    report = Jobs(ctx).status(JOB_NAME, resume=False)
     if report["state"] == "NOT RUNNING":
         return f"scoring job {JOB_NAME}: not running (start it: ./fraudlake job start)"
     return (

@@ -332,10 +332,14 @@ class Jobs:
             )
         return str(location)
 
-    def status(self, name: str) -> dict[str, Any]:
+    def status(self, name: str, resume: bool = True) -> dict[str, Any]:
+        """The job's state and progress; `resume`: also where a restart would resume from (which
+        reads the state storage, MinIO: `fraudlake status` leaves it out so as not to hang on it)."""
         job = self.find(name)
-        point = self.resume_point(name)
-        report: dict[str, Any] = {"name": name, "resumes_from": point.describe() if point else "fresh start"}
+        report: dict[str, Any] = {"name": name}
+        if resume:
+            point = self.resume_point(name)
+            report["resumes_from"] = point.describe() if point else "fresh start"
         if job is None:
             return report | {"state": "NOT RUNNING"}
         job_id = job["jid"]

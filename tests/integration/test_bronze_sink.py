@@ -26,6 +26,7 @@ from fraudlake.contract import PAYMENT, Payment
 from fraudlake.platform.context import Context
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.minio import Minio, read_object
+from fraudlake.platform.supervision import Store
 from fraudlake.simulator.generator import SimConfig, Simulation
 from fraudlake.topics import PAYMENTS
 from fraudlake_lake import bronze
@@ -243,12 +244,14 @@ def test_minio_down_for_30s_loses_nothing(ctx: Context, lake: Lake) -> None:
     with running(lake.sink(flush_rows=300)):
         lake.send(first)
         wait_for_rows(lake, len(first))
-        minio.stop()
-        try:
-            lake.send(second)
-            time.sleep(30)
-        finally:
-            minio.start()
+        with Store.of(ctx).paused("minio"):  # a planned outage: the supervisor lets it be
+            minio.stop()
+            try:
+                lake.send(second)
+                time.sleep(30)
+                assert minio.running()["minio"] is None
+            finally:
+                minio.start()
         wait_for_rows(lake, len(lake.sent))
     assert_exactly_once(lake, lake.rows())
     assert lake.stats()["offsets_not_in_bronze"] == 0

@@ -1,4 +1,5 @@
-"""The CLI's promises: `up` is idempotent, `status` explains a dead service, `down` leaves nothing."""
+"""The CLI's promises: `up` is idempotent, a dead service comes back by itself (or is left down and
+explained), `down` leaves nothing."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import json
 import os
 import re
 import signal
+import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from fraudlake.platform import process
 from fraudlake.platform.context import Context
 from fraudlake.platform.runner import services
+from fraudlake.platform.supervision import Store
 from fraudlake_lake import service as bronze_sink
 from tests.integration.conftest import fraudlake
 
@@ -36,36 +40,64 @@ def test_second_up_starts_nothing(ctx: Context) -> None:
     assert "scoring job fraudlake-scoring: RUNNING for " in fraudlake("status").stdout
 
 
-def test_status_reports_killed_service_as_down_with_reason(ctx: Context) -> None:
-    minio_pid = _pids(ctx)["minio"]
-    assert minio_pid is not None
-    os.kill(minio_pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while _pids(ctx)["minio"] is not None and time.monotonic() < deadline:
-        time.sleep(0.1)
+def _wait(what: str, check: Callable[[], bool], timeout: float) -> float:
+    """Seconds until `check()` holds; fails after `timeout`."""
+    began = time.monotonic()
+    while not check():
+        assert time.monotonic() - began < timeout, f"{what} not within {timeout:.0f} s"
+        time.sleep(0.2)
+    return time.monotonic() - began
 
-    done = fraudlake("status", "--json")
-    report = json.loads(done.stdout)
-    assert done.returncode == 3
-    assert report["minio"]["status"] == "down"
-    assert "not running: minio" in report["minio"]["reason"]
-    assert report["minio"]["last_log_lines"], "the log tail explains the death"
-    assert {name: entry["status"] for name, entry in report.items() if name != "minio"} == {
-        "postgres": "up",
-        "kafka": "up",
-        "flink": "up",
-        "airflow": "up",
-        "superset": "up",
-    }
-    assert "password" not in done.stdout and "secret_key" not in done.stdout
 
-    text = fraudlake("status")
-    assert "minio is down: not running: minio" in text.stdout
+def _kill(ctx: Context, proc: str) -> int:
+    pid = _pids(ctx)[proc]
+    assert pid is not None, f"{proc} is not running"
+    os.kill(pid, signal.SIGKILL)
+    return pid
 
-    restarted = fraudlake("up", "--no-demo")
+
+def test_a_killed_service_is_back_by_itself_and_one_that_keeps_dying_is_left_down(ctx: Context) -> None:
+    killed = _kill(ctx, "minio")
+    took = _wait("minio restarted", lambda: _pids(ctx)["minio"] not in (None, killed), 30)
+    _wait("minio up", lambda: json.loads(fraudlake("status", "--json").stdout)["minio"]["status"] == "up", 30)
+    print(f"minio back {took:.1f} s after kill -9, without a person")
+    assert "minio: 1 restart(s) lately; restarted in " in fraudlake("status").stdout
+
+    s, store = ctx.settings, Store.of(ctx)
+    with store.paused("minio"):
+        killed = _kill(ctx, "minio")
+        _wait("minio gone", lambda: _pids(ctx)["minio"] is None, 10)
+        squatter = socket.create_server((s.bind_host, s.minio_port))  # every restart now fails
+    with squatter:
+        _wait("minio left down", lambda: "left down" in str(store.states().get("minio")), 120)
+        assert _pids(ctx)["minio"] is None
+
+        done = fraudlake("status", "--json")
+        report = json.loads(done.stdout)
+        assert done.returncode == 3
+        assert report["minio"]["status"] == "down"
+        assert report["minio"]["reason"].startswith("not running: minio; left down: it needed 5 restarts")
+        assert f"port {s.minio_port} is already in use" in report["minio"]["reason"], "the last failure"
+        assert report["minio"]["last_log_lines"], "the log tail explains the death"
+        assert {name: entry["status"] for name, entry in report.items() if name != "minio"} == {
+            "postgres": "up",
+            "kafka": "up",
+            "flink": "up",
+            "airflow": "up",
+            "superset": "up",
+        }
+        assert "password" not in done.stdout and "secret_key" not in done.stdout
+        text = fraudlake("status")
+        assert "minio is down: not running: minio; left down" in text.stdout
+        assert "minio was left down: it needed 5 restarts in 10 min" in text.stdout
+        time.sleep(5)
+        assert _pids(ctx)["minio"] is None, "left down, not looping"
+
+    restarted = fraudlake("up", "--no-demo")  # the cause is gone: a person starts it again
     assert restarted.returncode == 0, restarted.stderr
     assert restarted.stdout.count("(already running)") == 5
     assert json.loads(fraudlake("status", "--json").stdout)["minio"]["status"] == "up"
+    assert "minio" not in Store.of(ctx).states(), "up clears the verdict"
 
 
 def test_status_json_gives_connection_details(ctx: Context) -> None:

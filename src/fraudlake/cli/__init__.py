@@ -30,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--show-secrets", action="store_true", help="include passwords")
     logs = sub.add_parser("logs", help="print a service's log")
     logs.add_argument(
-        "service", choices=["postgres", "kafka", "minio", "flink", "airflow", "superset", "sink", "demo"]
+        "service",
+        choices=["postgres", "kafka", "minio", "flink", "airflow", "superset", "sink", "demo", "supervisor"],
     )
     logs.add_argument("-n", "--lines", type=int, default=50)
     logs.add_argument("-f", "--follow", action="store_true")
@@ -106,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("-n", "--last", type=int, default=20, help="records per partition to show first")
     watch.add_argument("-f", "--follow", action="store_true", help="keep printing new records")
     sub.add_parser("sink", help="land every topic in MinIO Bronze as Parquet (foreground; `up` runs it)")
+    sub.add_parser(
+        "supervise", help="restart what dies, leave down what keeps dying (foreground; `up` runs it)"
+    )
     lake = sub.add_parser("lake", help="the lakehouse in MinIO")
     lake_sub = lake.add_subparsers(dest="action", required=True)
     lake_stats = lake_sub.add_parser("stats", help="per topic: rows and offsets in Bronze beside Kafka")

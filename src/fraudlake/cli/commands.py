@@ -18,6 +18,7 @@ from typing import Any
 from fraudlake.platform import runner
 from fraudlake.platform.context import Context
 from fraudlake.platform.process import tail
+from fraudlake.platform.supervision import Store
 
 Handler = Callable[[Context, argparse.Namespace], int]
 
@@ -26,20 +27,30 @@ def up(ctx: Context, args: argparse.Namespace) -> int:
     started = time.monotonic()
     print(f"fraudlake up (state in {ctx.settings.home})")
     skip = frozenset({"superset"} if args.no_superset else ())
-    runner.up(ctx, sys.stdout, skip)
-    report = runner.status(ctx, show_secrets=True)
-    down = [name for name, entry in report.items() if entry["status"] != "up" and name not in skip]
-    if down:
-        print(_table(report))
-        print(f"\nerror: not healthy after start: {', '.join(down)}", file=sys.stderr)
-        return 1
-    notes: list[str] = []
-    if not args.no_job:
-        from fraudlake_flink import command as job_command
+    store = Store.of(ctx)
+    with store.lifecycle():  # the supervisor restarts nothing meanwhile
+        runner.up(ctx, sys.stdout, skip)
+        report = runner.status(ctx, show_secrets=True)
+        down = [name for name, entry in report.items() if entry["status"] != "up" and name not in skip]
+        if down:
+            print(_table(report))
+            print(f"\nerror: not healthy after start: {', '.join(down)}", file=sys.stderr)
+            return 1
+        notes: list[str] = []
+        if not args.no_job:
+            from fraudlake_flink import command as job_command
 
-        notes = job_command.start_with_platform(ctx, sys.stdout, demo_traffic=not args.no_demo)
-    if not args.no_sink:
-        notes += _start_sink(ctx)
+            notes = job_command.start_with_platform(ctx, sys.stdout, demo_traffic=not args.no_demo)
+        if not args.no_sink:
+            notes += _start_sink(ctx)
+    demo_runs = not args.no_demo and not args.no_job and ctx.settings.demo_rate > 0
+    supervised = [name for name in report if name not in skip]
+    supervised += [
+        name for name, on in (("job", not args.no_job), ("sink", not args.no_sink), ("demo", demo_runs)) if on
+    ]
+    store.want(*supervised, only=True)
+    store.forgive()  # a person ran `up`: units left down get their chances again
+    notes += _start_supervisor(ctx)
     if not args.no_superset:
         from fraudlake.platform.superset import DASHBOARDS, Superset
 
@@ -55,6 +66,7 @@ def up(ctx: Context, args: argparse.Namespace) -> int:
 def down(ctx: Context, args: argparse.Namespace) -> int:
     from fraudlake_flink import command as job_command
 
+    _stop_supervisor(ctx)
     job_command.stop_with_platform(ctx, sys.stdout)
     _stop_sink(ctx)
     runner.down(ctx, sys.stdout)
@@ -76,7 +88,32 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
         pid = service.daemon(ctx).running()
         state = f"running, pid {pid}" if pid else "not running (./fraudlake up starts it)"
         print(f"bronze sink: {state}")
-    return 0 if all(entry["status"] == "up" for entry in report.values()) else 3
+    left_down = _print_supervision(ctx) if not args.json else []
+    healthy = all(entry["status"] == "up" for entry in report.values()) and not left_down
+    return 0 if healthy else 3
+
+
+def _print_supervision(ctx: Context) -> list[str]:
+    """The supervisor's line, and what it restarted or left down; returns the units left down."""
+    from fraudlake.cli import supervise
+
+    store = Store.of(ctx)
+    pid = supervise.daemon(ctx).running()
+    wanted = store.wanted()
+    if pid:
+        print(f"supervisor: running, pid {pid}, keeping up {', '.join(sorted(wanted)) or 'nothing'}")
+    else:
+        print("supervisor: not running (./fraudlake up starts it)")
+    left_down = []
+    for name, state in sorted(store.states().items()):
+        if state.left_down:
+            left_down.append(name)
+            print(f"\n{name} was {state.left_down['reason']}; last log lines:")
+            for line in state.left_down["last_log_lines"]:
+                print(f"    {line}")
+        elif state.restarts:
+            print(f"  {name}: {len(state.restarts)} restart(s) lately; {state.last}")
+    return left_down
 
 
 def reset(ctx: Context, args: argparse.Namespace) -> int:
@@ -87,6 +124,7 @@ def reset(ctx: Context, args: argparse.Namespace) -> int:
             return False
         from fraudlake.simulator import demo
 
+        _stop_supervisor(ctx)
         demo.stop(ctx)  # the daemons write into what is about to be wiped
         _stop_sink(ctx)
         return True
@@ -241,6 +279,34 @@ def _stop_sink(ctx: Context) -> None:
         notes.append("flushed and stopped" if service.stop(ctx) else "was not running")
 
 
+def _start_supervisor(ctx: Context) -> list[str]:
+    from fraudlake.cli import supervise
+    from fraudlake.platform.runner import Progress
+
+    with Progress(sys.stdout).step("start supervisor") as notes:
+        notes.append(f"pid {supervise.start(ctx)}")
+    log = supervise.daemon(ctx).log_file
+    return [
+        f"supervisor: restarts whatever dies, leaves down what keeps dying (./fraudlake status; log {log})"
+    ]
+
+
+def _stop_supervisor(ctx: Context) -> None:
+    """First, so that nothing stopped on purpose is started again."""
+    from fraudlake.cli import supervise
+    from fraudlake.platform.runner import Progress
+
+    with Progress(sys.stdout).step("stop supervisor") as notes:
+        notes.append("stopped" if supervise.stop(ctx) else "was not running")
+    Store.of(ctx).want(only=True)
+
+
+def supervise(ctx: Context, args: argparse.Namespace) -> int:
+    from fraudlake.cli.supervise import run
+
+    return run(ctx)
+
+
 def score(ctx: Context, args: argparse.Namespace) -> int:
     from fraudlake.platform.postgres import STREAM_ROLE, Postgres
     from fraudlake.rules import batch, ruleset
@@ -333,10 +399,11 @@ def _print_status(report: dict[str, dict[str, Any]]) -> None:
 
 def logs(ctx: Context, args: argparse.Namespace) -> int:
     name, lines, follow = args.service, args.lines, args.follow
+    from fraudlake.cli import supervise
     from fraudlake.simulator import demo
     from fraudlake_lake import service as sink
 
-    daemons = {"sink": sink.daemon, "demo": demo.daemon}
+    daemons = {"sink": sink.daemon, "demo": demo.daemon, "supervisor": supervise.daemon}
     if name in daemons:
         files = [daemons[name](ctx).log_file]
     else:
@@ -364,6 +431,7 @@ COMMANDS: dict[str, Handler] = {
     "rules": rules,
     "watch": watch,
     "sink": sink,
+    "supervise": supervise,
     "lake": lake,
     "lakehouse": lakehouse,
     "superset": superset,

@@ -8,14 +8,14 @@ per artifact makes concurrent installs take turns instead of building over each 
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+from fraudlake.platform import locks
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.process import identity
 
@@ -26,17 +26,10 @@ def is_complete(dest: Path) -> bool:
     return (dest / _MARKER).exists()
 
 
-@contextmanager
-def _locked(dest: Path) -> Iterator[None]:
-    """Hold `<dest>.lock` exclusively: two installs of one artifact (`up` and an Airflow task, two
-    tasks) take turns; the second then finds the first's complete copy."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with dest.with_name(f"{dest.name}.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def _locked(dest: Path) -> AbstractContextManager[None]:
+    """Hold `<dest>.lock`: two installs of one artifact (`up` and an Airflow task, two tasks) take
+    turns; the second then finds the first's complete copy."""
+    return locks.held(dest.with_name(f"{dest.name}.lock"))
 
 
 def ensure_dir(dest: Path, build: Callable[[Path], None], *, in_place: bool = False) -> bool:

@@ -112,10 +112,24 @@ class Minio(Service):
         return details
 
 
+CONNECT_TIMEOUT_S = 5
+READ_TIMEOUT_S = 60
+"""Per socket read, not per object. The library's default (300 s, retried 5 times) let a MinIO
+that accepts connections but never answers hang `fraudlake status` for half an hour; callers
+that must outlast an outage retry within their own deadlines (fraudlake/retry.py)."""
+
+
 def client_for(endpoint: str, access_key: str, secret_key: str) -> MinioClient:
     """A client of the MinIO at `endpoint` (http://host:port, as an Airflow connection holds it too)."""
+    import urllib3
+
     address = endpoint.removeprefix("http://")
-    return MinioClient(address, access_key=access_key, secret_key=secret_key, secure=False)
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_S, read=READ_TIMEOUT_S),
+        maxsize=10,
+        retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+    )
+    return MinioClient(address, access_key=access_key, secret_key=secret_key, secure=False, http_client=http)
 
 
 def read_object(client: MinioClient, bucket: str, name: str) -> bytes:

@@ -23,6 +23,7 @@ from fraudlake.platform.postgres import Postgres
 from fraudlake.platform.process import tail
 from fraudlake.platform.service import Service
 from fraudlake.platform.superset import Superset
+from fraudlake.platform.supervision import Store
 
 
 def services(ctx: Context) -> list[Service]:
@@ -106,6 +107,7 @@ def down(ctx: Context, out: TextIO) -> None:
 def status(ctx: Context, show_secrets: bool = False) -> dict[str, dict[str, Any]]:
     """Per service: up/down, pids, why it is down (log tail), and how to connect."""
     report: dict[str, dict[str, Any]] = {}
+    states = Store.of(ctx).states()
     for service in services(ctx):
         health = service.health()
         entry: dict[str, Any] = {
@@ -117,11 +119,17 @@ def status(ctx: Context, show_secrets: bool = False) -> dict[str, dict[str, Any]
             "logs": [str(service.log_file(proc)) for proc in service.processes],
             "connection": service.connection(show_secrets),
         }
+        state = states.get(service.name)
+        if state is not None and (state.restarts or state.left_down):
+            entry["supervision"] = {"restarts": len(state.restarts), "last": state.last}
         if not health.up:
             entry["reason"] = health.detail
             entry["last_log_lines"] = [
                 line for proc in service.processes for line in tail(service.log_file(proc), 5)
             ]
+            if state is not None and state.left_down:
+                entry["reason"] += f"; {state.left_down['reason']}"
+                entry["last_log_lines"] = state.left_down["last_log_lines"]
         report[service.name] = entry
     return report
 

@@ -1,0 +1,21 @@
+"""Exclusive file locks between fraudlake's own processes (CLI commands, Airflow tasks, the
+supervisor): whoever holds one works alone; the others wait their turn."""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def held(lock_file: Path) -> Iterator[None]:
+    """Hold `lock_file` exclusively (flock: released by the kernel if the holder dies)."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
