@@ -11,7 +11,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,15 @@ def _platform_job_back(jobs: Jobs, lost: str, timeout: float) -> dict[str, Any]:
     raise AssertionError(f"the supervisor did not bring {JOB_NAME} back within {timeout} s")
 
 
+def _poll(get: Callable[[], Any], timeout: float) -> Any:
+    """The first truthy `get()` within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (found := get()):
+        assert time.monotonic() < deadline, f"nothing within {timeout} s"
+        time.sleep(0.5)
+    return found
+
+
 def _kill(flink: Flink, proc: str) -> None:
     pid = flink.running()[proc]
     assert pid is not None, f"{proc} is not running"
@@ -112,7 +121,9 @@ def test_killed_taskmanager_and_jobmanager_lose_and_double_nothing(job: ScoringJ
         _kill(flink, "flink-jobmanager")
         supervised = _platform_job_back(job.jobs, platform_job["jid"], timeout=180)
         print(f"JobManager kill: the platform's job RUNNING again {time.monotonic() - began:.1f} s after it")
-        assert "(resumed from checkpoint " in Store.of(job.jobs.ctx).states()["job"].last, supervised
+        store = Store.of(job.jobs.ctx)
+        restarted = _poll(lambda: "job" in store.states() and store.states()["job"].last, 60)
+        assert "(resumed from checkpoint " in restarted, (restarted, supervised)
         resumed = job.jobs.start(job.spec)  # as the supervisor did for the platform's own job
         assert resumed.resumed_from is not None and resumed.history is None
         assert (resumed.resumed_from.kind, resumed.resumed_from.job_id) == ("checkpoint", first.job_id)

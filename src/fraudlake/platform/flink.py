@@ -239,6 +239,12 @@ class Flink(Service):
 
     def start(self) -> None:
         pids = self.running()
+        if pids["flink-jobmanager"] is None and pids["flink-taskmanager"] is not None:
+            # its tasks belong to jobs that died with their JobManager, and it would wait out the
+            # heartbeat timeout (50 s) before offering its slots to a new one: a fresh one registers
+            # at once (the jobs resume from their checkpoints)
+            process.stop(self.pid_file("flink-taskmanager"))
+            pids = self.running()
         if all(pid is None for pid in pids.values()):
             self.check_ports_free()
         self.write_conf()
