@@ -7,7 +7,7 @@ import getpass
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -133,6 +133,14 @@ def deploy_conf(ctx: Context, rules_file: Path, gate_timeout: int | None) -> dic
     }
 
 
+def live_spec(jobs: Jobs, ctx: Context) -> JobSpec:
+    """The platform job's spec from the settings, with the rules it last ran (a deploy's, if one
+    switched it): rules change through `rules deploy` and its checks, not by a restart."""
+    spec = JobSpec.from_settings(ctx.settings)
+    runs = jobs.registry.runs(JOB_NAME)
+    return replace(spec, rules_path=runs[0].rules_path) if runs else spec
+
+
 DEPLOY_MAX_S = 3600
 """A deploy that began longer ago than this and never ended is over (its Airflow worker died)."""
 
@@ -140,7 +148,7 @@ DEPLOY_MAX_S = 3600
 class SupervisedJob:
     """The platform's scoring job as the supervisor keeps it: when the cluster answers but runs no
     such job (a JobManager restart loses its jobs; a job whose restarts ran out has FAILED), it is
-    submitted again as it last ran (its rules included) from where the resume rule says. While a
+    submitted again with the rules it last ran, from where the resume rule says. While a
     rules deploy switches jobs, it is left to the deploy."""
 
     name = "job"
@@ -162,9 +170,7 @@ class SupervisedJob:
         return f"{JOB_NAME} is not running on the cluster"
 
     def restart(self) -> str:
-        runs = self.jobs.registry.runs(JOB_NAME)
-        spec = JobSpec(**runs[0].spec) if runs else JobSpec.from_settings(self.ctx.settings)
-        return _origin(self.jobs.start(spec, started_by="supervisor"))
+        return _origin(self.jobs.start(live_spec(self.jobs, self.ctx), started_by="supervisor"))
 
     def logs(self) -> list[str]:
         return process.tail(self.ctx.log_file("flink-jobmanager"), 8)
@@ -197,7 +203,7 @@ def start_with_platform(ctx: Context, out: TextIO, demo_traffic: bool) -> list[s
             jobs.run_of(running)  # a job started before the registry is adopted: its crash then resumes
             notes.append(f"already {running['state']}")
         else:
-            notes.append(_origin(jobs.start(JobSpec.from_settings(ctx.settings))))
+            notes.append(_origin(jobs.start(live_spec(jobs, ctx))))
     if rate:
         with progress.step("start demo traffic") as notes:
             notes.append(f"{rate} payments/s, pid {demo.start(ctx, rate)}")

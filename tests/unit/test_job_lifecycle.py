@@ -250,3 +250,20 @@ def test_local_storage_finds_completed_savepoints_by_their_job_id_prefix(tmp_pat
     assert [(job_id, s.location) for job_id, s in found] == [
         ("abcdef" + "0" * 26, (root / "savepoint-abcdef-0123456789ab").as_uri())
     ]
+
+
+def test_the_platform_job_restarts_with_the_rules_it_last_ran_and_todays_settings(tmp_path: Path) -> None:
+    """After a deploy, `up` and the supervisor keep the deployed rules; other settings are current."""
+    from types import SimpleNamespace
+
+    from fraudlake.config import Settings
+    from fraudlake.platform.context import Context
+    from fraudlake_flink.command import live_spec
+
+    ctx = Context(Settings.from_env({"FRAUDLAKE_HOME": str(tmp_path), "FRAUDLAKE_JOB_PARALLELISM": "2"}))
+    deployed = JobRun("j2", "fraudlake-scoring", PLAN_VERSION, "v2", "", "/kept/v2.yaml", {}, None, "admin")
+    jobs = SimpleNamespace(registry=SimpleNamespace(runs=lambda name: [deployed]))
+    spec = live_spec(jobs, ctx)  # type: ignore[arg-type]
+    assert (spec.rules_path, spec.parallelism) == ("/kept/v2.yaml", 2)
+    never_ran = SimpleNamespace(registry=SimpleNamespace(runs=lambda name: []))
+    assert live_spec(never_ran, ctx).rules_path == str(ruleset.DEFAULT_RULES)  # type: ignore[arg-type]
