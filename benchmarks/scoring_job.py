@@ -241,7 +241,7 @@ class _SendTimeSink(KafkaSink):
         super().send(topic, key, value, 0)
 
 
-def _realtime_config(rate: int, duration_s: int) -> SimConfig:
+def realtime_config(rate: int, duration_s: int) -> SimConfig:
     """What `simulate --realtime --rate RATE --duration DURATION` runs (a steady rate: no
     seasonality), starting in 5 s."""
     request = Request(
@@ -258,7 +258,7 @@ def _realtime_config(rate: int, duration_s: int) -> SimConfig:
     return to_config(request)
 
 
-def _realtime_feed(bootstrap: str, topic: str, config: SimConfig) -> None:
+def realtime_feed(bootstrap: str, topic: str, config: SimConfig) -> None:
     run(
         Simulation(config),
         Sinks(kafka=_SendTimeSink(bootstrap), payments_topic=topic, chargebacks_topic=topic),
@@ -310,14 +310,12 @@ def measure(
     ]
     for watcher in watchers:
         watcher.start()
-    config = _realtime_config(rate, duration_s)
+    config = realtime_config(rate, duration_s)
     # the customers exist before their payments, as in production: an unknown customer is a lookup
     # miss, and misses are not cached (a new customer must be found), so each would be a query
     with Postgres(bench.ctx).connect(APP_ROLE) as conn:
         write_customers(conn, all_customers(config))
-    feed = multiprocessing.Process(
-        target=_realtime_feed, args=(bench.kafka.bootstrap, payments_topic, config)
-    )
+    feed = multiprocessing.Process(target=realtime_feed, args=(bench.kafka.bootstrap, payments_topic, config))
     feed.start()
     feed.join()
     time.sleep(settle_ms / 1000 + 3)

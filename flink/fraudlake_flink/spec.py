@@ -40,6 +40,8 @@ class JobSpec:
     state_ttl_days: int
     profile_cache_s: int
     alerts_delivery: str
+    watermark_alignment_ms: int = 0
+    """0: off (runs recorded before the setting have none)"""
 
     @classmethod
     def from_settings(cls, settings: Settings, rules_path: Path | None = None, **changes: Any) -> JobSpec:
@@ -67,6 +69,7 @@ class JobSpec:
             state_ttl_days=settings.job_state_ttl_days,
             profile_cache_s=settings.job_profile_cache_s,
             alerts_delivery=settings.job_alerts_delivery,
+            watermark_alignment_ms=settings.job_watermark_alignment_ms,
         )
         return replace(spec, **changes)
 

@@ -60,6 +60,19 @@ def _options(options: dict[str, str]) -> str:
     return ",\n  ".join(f"{literal(k)} = {literal(v)}" for k, v in options.items())
 
 
+def _alignment(spec: JobSpec) -> dict[str, str]:
+    """Per-split watermark alignment: a partition that gets ahead of the slowest by more than the
+    drift is paused until that one catches up, so a backlog is read evenly and no partition the
+    consumer is too busy to fetch goes idle (its payments would all be late)."""
+    if not spec.watermark_alignment_ms:
+        return {}
+    return {
+        "scan.watermark.alignment.group": f"{spec.name}-payments",
+        "scan.watermark.alignment.max-drift": f"{spec.watermark_alignment_ms} ms",
+        "scan.watermark.alignment.update-interval": "1 s",
+    }
+
+
 def _kafka_sink(
     spec: JobSpec, table: str, topic: str, record: RecordType[Any], guarantee: str, extra: str = ""
 ) -> str:
@@ -161,6 +174,7 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
                 "value.format": "raw",
                 "value.fields-include": "EXCEPT_KEY",
             }
+            | _alignment(spec)
         )
     }
 )"""

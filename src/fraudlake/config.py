@@ -148,6 +148,11 @@ class Settings(BaseModel):
     job_idle_timeout_ms: Annotated[int, between(1, 3_600_000)] = setting(
         30000, "A partition silent this long stops holding event time back", section="job"
     )
+    job_watermark_alignment_ms: Annotated[int, between(0, 3_600_000)] = setting(
+        0,
+        "A partition this far ahead in event time waits for the others (0: off), so a backlog is read evenly",
+        section="job",
+    )
     job_checkpoint_interval_ms: Annotated[int, between(100, 3_600_000)] = setting(
         20000,
         "Checkpoints = Kafka transaction commits (decision 0004: the alerts' p99 against read_committed lag)",

@@ -191,3 +191,10 @@ def test_the_cluster_gets_the_parse_udfs_import_closure_only(tmp_path: Path) -> 
         check=False,
     )
     assert client.returncode == 0, client.stderr
+
+
+def test_watermark_alignment_is_off_by_default_and_groups_the_jobs_splits_when_set() -> None:
+    assert "scan.watermark.alignment" not in job_sql(replace(SPEC, watermark_alignment_ms=0), RULES).script()
+    script = job_sql(replace(SPEC, watermark_alignment_ms=10_000), RULES).script()
+    assert f"'scan.watermark.alignment.group' = '{SPEC.name}-payments'" in script
+    assert "'scan.watermark.alignment.max-drift' = '10000 ms'" in script
