@@ -49,6 +49,19 @@ def _wait(what: str, check: Callable[[], bool], timeout: float) -> float:
     return time.monotonic() - began
 
 
+def _bind(address: tuple[str, int], timeout: float) -> socket.socket:
+    """A listening socket on `address`, once the killed process's threads have all exited (its
+    main thread is a zombie, and counts as dead, before the last one closes the listener)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return socket.create_server(address)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def _kill(ctx: Context, proc: str) -> int:
     pid = _pids(ctx)[proc]
     assert pid is not None, f"{proc} is not running"
@@ -67,7 +80,7 @@ def test_a_killed_service_is_back_by_itself_and_one_that_keeps_dying_is_left_dow
     with store.paused("minio"):
         killed = _kill(ctx, "minio")
         _wait("minio gone", lambda: _pids(ctx)["minio"] is None, 10)
-        squatter = socket.create_server((s.bind_host, s.minio_port))  # every restart now fails
+        squatter = _bind((s.bind_host, s.minio_port), 10)  # every restart now fails
     with squatter:
         _wait("minio left down", lambda: "left down" in str(store.states().get("minio")), 120)
         assert _pids(ctx)["minio"] is None
