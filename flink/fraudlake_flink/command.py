@@ -52,7 +52,9 @@ def job(ctx: Context, args: argparse.Namespace) -> int:
     if args.action == "history":
         return _history(jobs, args.name, args.json)
     if args.action == "stop":
-        Store.of(ctx).unwant("job")  # stopped by a person: not to be restarted
+        store = Store.of(ctx)
+        with store.lifecycle():  # stopped by a person: not to be restarted, not even by one under way
+            store.unwant("job")
         location = jobs.stop(JOB_NAME, savepoint=args.savepoint)
         print(
             f"  {JOB_NAME} stopped" + (f"; savepoint {location} (next start resumes it)" if location else "")

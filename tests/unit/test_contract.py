@@ -154,3 +154,12 @@ def test_fast_reader_gives_the_verdict_of_an_exact_decimal_reader(amount_text: s
     raw = re.sub(rb'"amount":[^,]+', f'"amount":{amount_text}'.encode(), PAYMENT.to_json(PAYMENT_OK))
     exact = PAYMENT.from_dict(json.loads(raw, parse_float=Decimal), raw=raw, now_ms=NOW)
     assert PAYMENT.parse(raw, now_ms=NOW) == exact
+
+
+def test_utf8_with_a_byte_order_mark_is_read_and_other_encodings_are_refused() -> None:
+    from tests.factories import payment
+
+    valid = PAYMENT.to_json(payment())
+    assert PAYMENT.parse(b"\xef\xbb\xbf" + valid, now_ms=1_790_000_000_000) == payment()
+    refused = PAYMENT.parse(valid.decode().encode("utf-16"), now_ms=1_790_000_000_000)
+    assert isinstance(refused, Rejection) and refused.reason.startswith("invalid JSON: not UTF-8")

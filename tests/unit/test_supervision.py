@@ -3,6 +3,7 @@ on what keeps dying, leave alone what is not supervised, take turns with `up`.""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -133,34 +134,31 @@ def test_a_unit_whose_check_fails_does_not_stop_the_others(tmp_path: Path) -> No
 
 
 def test_restarts_wait_for_up_to_finish(tmp_path: Path) -> None:
-    """`up` holds the lifecycle lock: a restart re-checks after it and finds the unit running."""
+    """`up` holds the lifecycle lock while it starts things: a restart waits for it, then finds
+    the unit running and starts nothing."""
     import multiprocessing
 
-    flink = FakeUnit("flink")
-    flink.alive = False
-    supervisor, _, _ = _supervisor(tmp_path, flink)
-    holding, release = multiprocessing.Event(), multiprocessing.Event()
+    context = multiprocessing.get_context("fork")
+    holding, finished = context.Event(), context.Event()
 
     def up() -> None:
         with Store(tmp_path).lifecycle():
             holding.set()
-            release.wait(10)
-
-    other = multiprocessing.get_context("fork").Process(target=up)
-    other.start()
-    assert holding.wait(10)
+            time.sleep(1.0)
+            finished.set()  # `up` started the unit, then let go of the lock
 
     class StartedByUp(FakeUnit):
         def down(self) -> str | None:
-            if release.is_set():
-                return None  # `up` started it meanwhile
-            release.set()  # `up` finishes while the supervisor waits for the lock
-            return "not running"
+            return None if finished.is_set() else "not running"
 
-    supervisor.units = [StartedByUp("flink")]
+    flink = StartedByUp("flink")
+    supervisor, _, _ = _supervisor(tmp_path, flink)
+    other = context.Process(target=up)
+    other.start()
+    assert holding.wait(10)
     supervisor.check()
     other.join(10)
-    assert supervisor.units[0].restarts == 0  # type: ignore[attr-defined]
+    assert flink.restarts == 0, "restarted while `up` was starting it"
 
 
 @pytest.mark.parametrize("only", [True, False])

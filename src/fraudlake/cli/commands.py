@@ -43,13 +43,12 @@ def up(ctx: Context, args: argparse.Namespace) -> int:
             notes = job_command.start_with_platform(ctx, sys.stdout, demo_traffic=not args.no_demo)
         if not args.no_sink:
             notes += _start_sink(ctx)
-    demo_runs = not args.no_demo and not args.no_job and ctx.settings.demo_rate > 0
-    supervised = [name for name in report if name not in skip]
-    supervised += [
-        name for name, on in (("job", not args.no_job), ("sink", not args.no_sink), ("demo", demo_runs)) if on
-    ]
-    store.want(*supervised, only=True)
-    store.forgive()  # a person ran `up`: units left down get their chances again
+        demo_runs = not args.no_demo and not args.no_job and ctx.settings.demo_rate > 0
+        optional = (("job", not args.no_job), ("sink", not args.no_sink), ("demo", demo_runs))
+        store.want(
+            *(name for name in report if name not in skip), *(n for n, on in optional if on), only=True
+        )
+        store.forgive()  # a person ran `up`: units left down get their chances again
     notes += _start_supervisor(ctx)
     if not args.no_superset:
         from fraudlake.platform.superset import DASHBOARDS, Superset
@@ -88,13 +87,15 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
         pid = service.daemon(ctx).running()
         state = f"running, pid {pid}" if pid else "not running (./fraudlake up starts it)"
         print(f"bronze sink: {state}")
-    left_down = _print_supervision(ctx) if not args.json else []
+    left_down = [name for name, state in Store.of(ctx).states().items() if state.left_down]
+    if not args.json:
+        _print_supervision(ctx)
     healthy = all(entry["status"] == "up" for entry in report.values()) and not left_down
     return 0 if healthy else 3
 
 
-def _print_supervision(ctx: Context) -> list[str]:
-    """The supervisor's line, and what it restarted or left down; returns the units left down."""
+def _print_supervision(ctx: Context) -> None:
+    """The supervisor's line, and what it restarted or left down."""
     from fraudlake.cli import supervise
 
     store = Store.of(ctx)
@@ -104,16 +105,13 @@ def _print_supervision(ctx: Context) -> list[str]:
         print(f"supervisor: running, pid {pid}, keeping up {', '.join(sorted(wanted)) or 'nothing'}")
     else:
         print("supervisor: not running (./fraudlake up starts it)")
-    left_down = []
     for name, state in sorted(store.states().items()):
         if state.left_down:
-            left_down.append(name)
             print(f"\n{name} was {state.left_down['reason']}; last log lines:")
             for line in state.left_down["last_log_lines"]:
                 print(f"    {line}")
         elif state.restarts:
             print(f"  {name}: {len(state.restarts)} restart(s) lately; {state.last}")
-    return left_down
 
 
 def reset(ctx: Context, args: argparse.Namespace) -> int:
@@ -284,6 +282,7 @@ def _start_supervisor(ctx: Context) -> list[str]:
     from fraudlake.platform.runner import Progress
 
     with Progress(sys.stdout).step("start supervisor") as notes:
+        supervise.stop(ctx)  # one already running keeps the settings and code it started with
         notes.append(f"pid {supervise.start(ctx)}")
     log = supervise.daemon(ctx).log_file
     return [
@@ -296,9 +295,11 @@ def _stop_supervisor(ctx: Context) -> None:
     from fraudlake.cli import supervise
     from fraudlake.platform.runner import Progress
 
+    store = Store.of(ctx)
+    with store.lifecycle():  # a restart under way ends first; none starts after this
+        store.want(only=True)
     with Progress(sys.stdout).step("stop supervisor") as notes:
         notes.append("stopped" if supervise.stop(ctx) else "was not running")
-    Store.of(ctx).want(only=True)
 
 
 def supervise(ctx: Context, args: argparse.Namespace) -> int:

@@ -56,7 +56,10 @@ def run(ctx: Context) -> int:
     wanted = ", ".join(sorted(supervisor.store.wanted())) or "nothing yet"
     _log(f"supervising {wanted}; a pass every {CHECK_S:.0f} s")
     while not stopping.is_set():
-        supervisor.check()
+        try:
+            supervisor.check(stopping.is_set)
+        except Exception as exc:  # e.g. a state file it cannot write: the next pass tries again
+            _log(f"pass failed: {type(exc).__name__}: {exc}")
         reap_children()
         stopping.wait(CHECK_S)
     _log("stopped")

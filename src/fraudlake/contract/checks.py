@@ -23,13 +23,14 @@ def values(
             f"unsupported schema_version {shown(version)} (this reader knows {SCHEMA_VERSION})", raw
         )
     found: list[Any] = []
+    suspect = not raw or b"\\" in raw or b"\x7f" in raw
     for column in columns:
         if column.name not in obj:
             if column.nullable:
                 found.append(None)
                 continue
             return Rejection(f"missing field '{column.name}'", raw)
-        problem, value = _check(column, obj[column.name], now_ms)
+        problem, value = _check(column, obj[column.name], now_ms, suspect)
         if problem:
             return Rejection(f"field '{column.name}': {problem}", raw)
         found.append(value)
@@ -46,8 +47,9 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 text refuses NUL, and a lone surrogate has no UTF-8 form (Kafka, Arrow and PostgreSQL need one)."""
 
 
-def _check(column: Column, value: Any, now_ms: int | None) -> tuple[str | None, Any]:
-    """(problem, normalised value) for one field."""
+def _check(column: Column, value: Any, now_ms: int | None, suspect: bool = True) -> tuple[str | None, Any]:
+    """(problem, normalised value) for one field; `suspect`: its text may hold control characters
+    or lone surrogates (the JSON it came from has escapes or a DEL byte: raw ones are not JSON)."""
     kind = type(value)
     if kind is str and value and column.py_type is str:  # the common valid cases first
         if column.choices is not None:
@@ -56,7 +58,9 @@ def _check(column: Column, value: Any, now_ms: int | None) -> tuple[str | None, 
         elif column.country:
             if len(value) == 2 and value.isascii() and value.isalpha() and value.isupper():
                 return None, value
-        elif (column.name != "ip_address" or _IPV4.fullmatch(value)) and not _UNSAFE.search(value):
+        elif (column.name != "ip_address" or _IPV4.fullmatch(value)) and not (
+            suspect and _UNSAFE.search(value)
+        ):
             return None, value
     elif kind is int and column.py_type is int and not column.timestamp_ms:
         return None, value

@@ -29,7 +29,8 @@ def loads(data: bytes) -> Any:
     (1.0000000000000001 becomes 1.0): each such number is re-read exactly from its own text. When
     that text cannot be found unambiguously (spacing, escapes, duplicate keys), or orjson fails
     (NaN, huge integers, bad JSON), json with Decimal floats parses the whole document and words
-    the error. Only UTF-8 is JSON here (json alone would also guess UTF-16 and UTF-32)."""
+    the error. Only UTF-8 is JSON here, with or without a byte-order mark (json alone would also guess UTF-16
+    and UTF-32)."""
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -46,7 +47,7 @@ def loads(data: bytes) -> Any:
         else:
             return obj
     try:
-        return json.loads(data.decode("utf-8"), parse_float=Decimal)
+        return json.loads(data.decode("utf-8-sig"), parse_float=Decimal)
     except UnicodeDecodeError as exc:
         return Rejection(f"invalid JSON: not UTF-8 ({exc.reason} at byte {exc.start})", data)
     except ValueError as exc:

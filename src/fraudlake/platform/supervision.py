@@ -163,14 +163,16 @@ class Supervisor:
         self.clock = clock
         self._check_errors: dict[str, str] = {}
 
-    def check(self) -> None:
-        wanted = self.store.wanted()
-        states = self.store.states()
+    def check(self, stopping: Callable[[], bool] = lambda: False) -> None:
+        """One pass; `stopping` ends it early (SIGTERM: nothing more is started)."""
         for unit in self.units:
-            state = states.setdefault(unit.name, UnitState())
-            if unit.name in wanted and state.left_down is None and self._down(unit) is not None:
-                self._revive(unit, state)
-                self.store.save(states)
+            if stopping():
+                return
+            if unit.name in self.store.wanted() and unit.name not in self._left_down() and self._down(unit):
+                self._revive(unit)
+
+    def _left_down(self) -> set[str]:
+        return {name for name, state in self.store.states().items() if state.left_down}
 
     def _down(self, unit: Unit) -> str | None:
         """`unit.down()`; a check that fails (a REST call timing out) judges nothing this pass."""
@@ -185,23 +187,28 @@ class Supervisor:
         self._check_errors.pop(unit.name, None)
         return why
 
-    def _revive(self, unit: Unit, state: UnitState) -> None:
-        now = self.clock()
-        state.restarts = [at for at in state.restarts if now - at < self.policy.window_s]
-        due = self.policy.due(state.restarts, now)
-        if due is None:
-            reason = f"left down: it needed {self.policy.describe()}" + (
-                f"; the last: {state.last}" if state.last else ""
-            )
-            state.left_down = {"at": now, "reason": reason, "last_log_lines": unit.logs()[-LOG_LINES:]}
-            state.last = reason
-            self.log(f"{unit.name}: {reason}; `fraudlake up` starts it again once its cause is fixed")
-            return
-        if due > now:
-            return
+    def _revive(self, unit: Unit) -> None:
+        """Under the lifecycle lock, so that `up` (which forgives), `down` and `job stop` (which
+        unwant) never race a restart, and the state is read and written whole."""
         with self.store.lifecycle():
             why = self._down(unit)  # `up` may have started it while we waited for the lock
-            if why is None or unit.name not in self.store.wanted():  # or paused it
+            states = self.store.states()
+            state = states.setdefault(unit.name, UnitState())
+            if why is None or unit.name not in self.store.wanted() or state.left_down:  # or paused it
+                return
+            now = self.clock()
+            state.restarts = [at for at in state.restarts if now - at < self.policy.window_s]
+            due = self.policy.due(state.restarts, now)
+            if due is None:
+                reason = f"left down: it needed {self.policy.describe()}" + (
+                    f"; the last: {state.last}" if state.last else ""
+                )
+                state.left_down = {"at": now, "reason": reason, "last_log_lines": unit.logs()[-LOG_LINES:]}
+                state.last = reason
+                self.store.save(states)
+                self.log(f"{unit.name}: {reason}; `fraudlake up` starts it again once its cause is fixed")
+                return
+            if due > now:
                 return
             state.restarts.append(now)
             self.log(f"{unit.name}: {why}; restarting ({len(state.restarts)} in the window)")
@@ -212,6 +219,7 @@ class Supervisor:
                 state.last = f"restart failed: {type(exc).__name__}: {exc}"
             else:
                 state.last = f"restarted in {time.monotonic() - began:.1f} s" + (f" ({note})" if note else "")
+            self.store.save(states)
             self.log(f"{unit.name}: {state.last}")
 
 
