@@ -19,7 +19,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -113,7 +113,7 @@ class Store:
         """Forget restarts and verdicts: `up` was run, a person is looking."""
         self.state_file.unlink(missing_ok=True)
 
-    def lifecycle(self) -> Any:
+    def lifecycle(self) -> AbstractContextManager[None]:
         """The lock that restarts and `up` take turns on."""
         return locks.held(self.lock_file)
 
@@ -165,14 +165,13 @@ class Supervisor:
 
     def check(self, stopping: Callable[[], bool] = lambda: False) -> None:
         """One pass; `stopping` ends it early (SIGTERM: nothing more is started)."""
+        wanted = self.store.wanted()  # read once a pass: `_revive` reads both again under the lock
+        left_down = {name for name, state in self.store.states().items() if state.left_down}
         for unit in self.units:
             if stopping():
                 return
-            if unit.name in self.store.wanted() and unit.name not in self._left_down() and self._down(unit):
+            if unit.name in wanted and unit.name not in left_down and self._down(unit):
                 self._revive(unit)
-
-    def _left_down(self) -> set[str]:
-        return {name for name, state in self.store.states().items() if state.left_down}
 
     def _down(self, unit: Unit) -> str | None:
         """`unit.down()`; a check that fails (a REST call timing out) judges nothing this pass."""
