@@ -35,6 +35,30 @@ def test_recycled_pid_is_not_ours(tmp_path: Path) -> None:
     assert not pid_file.exists()
 
 
+def test_a_restart_kills_what_a_killed_leader_left_running(tmp_path: Path) -> None:
+    pid_file, log_file = tmp_path / "x.pid", tmp_path / "x.log"
+    child_file = tmp_path / "child"
+    script = f"sleep 300 & echo $! > {child_file}; wait"
+    leader = process.start_detached(["bash", "-c", script], pid_file=pid_file, log_file=log_file)
+    deadline = time.monotonic() + 10
+    while not child_file.exists() or not child_file.read_text().strip():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    child = int(child_file.read_text())
+    bystander = process.start_detached(["sleep", "300"], pid_file=tmp_path / "y.pid", log_file=log_file)
+    assert process.clear_leftovers(pid_file) == [], "nothing is left over while the leader lives"
+    os.kill(leader, 9)
+    os.waitpid(leader, 0)
+    assert process.alive(child), "kill -9 takes the leader only"
+
+    again = process.start_detached(["sleep", "300"], pid_file=pid_file, log_file=log_file)
+    assert not process.alive(child), "the orphan of the dead run is gone"
+    assert f"killed what the last run left running: pids [{child}]" in log_file.read_text()
+    assert process.alive(bystander) and process.alive(again)
+    for pid_path in (pid_file, tmp_path / "y.pid"):
+        assert process.stop(pid_path, timeout=5)
+
+
 def test_garbage_pid_file_reads_as_not_running(tmp_path: Path) -> None:
     pid_file = tmp_path / "bad.pid"
     pid_file.write_text("not json")

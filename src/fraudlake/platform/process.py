@@ -90,9 +90,13 @@ def start_detached(
     cwd: Path | None = None,
     user: str | None = None,
 ) -> int:
-    """Start `argv` in its own session, output appended to `log_file`, and record its pid."""
+    """Start `argv` in its own session, output appended to `log_file`, and record its pid. What a
+    dead earlier run left in its session is killed first (see `clear_leftovers`)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    left = clear_leftovers(pid_file)
     with log_file.open("ab") as log:
+        if left:
+            log.write(f"\n--- killed what the last run left running: pids {left}\n".encode())
         log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {argv[0]}\n".encode())
         log.flush()
         proc = subprocess.Popen(
@@ -107,6 +111,29 @@ def start_detached(
         )
     write_pid(pid_file, proc.pid)
     return proc.pid
+
+
+def clear_leftovers(pid_file: Path, timeout: float = 10.0) -> list[int]:
+    """Kill the processes a dead leader of `pid_file` left in its session (kill -9 takes only the
+    leader: Airflow's scheduler, Superset's workers, the demo's simulator or PostgreSQL's backends
+    live on and keep the port, the shared memory or the traffic a restart needs); their pids.
+    The kernel gives no new process an id still in use as a session id, and a process that began
+    before the leader cannot be its child, so only the dead run's own processes match."""
+    record = read_pid(pid_file)
+    if record is None or running_pid(pid_file) is not None:
+        return []
+    left = []
+    for entry in Path("/proc").iterdir():
+        fields = stat_fields(int(entry.name)) if entry.name.isdigit() else None
+        if fields and int(fields[3]) == record.pid and int(fields[19]) >= record.start_ticks:
+            left.append(int(entry.name))
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while any(alive(pid) for pid in left) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
 
 
 def stop(pid_file: Path, *, sig: int = signal.SIGTERM, timeout: float = 30.0) -> bool:
