@@ -60,11 +60,11 @@ def main() -> None:
     if sys.argv[1:2] == ["--watch"]:
         minutes = float(sys.argv[2])
         since = datetime.now(UTC)
-        pid = status(ctx)["airflow"]["pids"]["airflow"]
-        cpu_before, started = tree_cpu_seconds(pid), time.monotonic()
+        pids = status(ctx)["airflow"]["pids"].values()
+        cpu_before, started = sum(map(tree_cpu_seconds, pids)), time.monotonic()
         time.sleep(minutes * 60)
         seconds = time.monotonic() - started
-        cpu = tree_cpu_seconds(pid) - cpu_before
+        cpu = sum(map(tree_cpu_seconds, pids)) - cpu_before
         cost = {
             "window_s": round(seconds),
             "airflow_cpu_s": round(cpu),

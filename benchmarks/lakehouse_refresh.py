@@ -168,8 +168,11 @@ def main() -> None:
     events = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     ctx = Context(Settings.from_env())
     airflow = Airflow(ctx)
-    pid = status(ctx)["airflow"]["pids"]["airflow"]
-    idle = {"rss_mb": round(tree_rss_bytes(pid) / 2**20), "pss_mb": round(tree_pss_bytes(pid) / 2**20)}
+    pids = status(ctx)["airflow"]["pids"].values()
+    idle = {
+        "rss_mb": round(sum(map(tree_rss_bytes, pids)) / 2**20),
+        "pss_mb": round(sum(map(tree_pss_bytes, pids)) / 2**20),
+    }
     lake = Lake(ctx)
     try:
         now = int(time.time() * 1000)

@@ -92,9 +92,9 @@ def _pid(ctx: Context, proc: str) -> int | None:
     return {p: pid for s in runner.services(ctx) for p, pid in s.running().items()}.get(proc)
 
 
-PROCESSES = ("postgres", "kafka", "minio", "flink-jobmanager", "flink-taskmanager", "airflow", "superset")
 FAULTS = (
-    *(Fault(f"kill -9 {proc}", proc, "kill") for proc in (*PROCESSES, "sink", "demo")),
+    *(Fault(f"kill -9 {proc}", proc, "kill") for s in runner.SERVICES for proc in s.processes),
+    *(Fault(f"kill -9 {name}", name, "kill") for name in ("sink", "demo")),
     Fault("stop minio 30 s", "minio", "stop", 30),
     Fault("stop postgres 30 s", "postgres", "stop", 30),
     Fault("restart kafka", "kafka", "restart"),
@@ -186,6 +186,35 @@ class Accounting:
     dead_letters_doubled: int = 0
 
 
+def account(
+    payments: dict[tuple[int, int], str | None],
+    decisions: Counter[str],
+    dead_letters: Counter[tuple[int, int]],
+    ends: dict[int, int],
+) -> Accounting:
+    """Each payment record below `ends` (partition -> offset) against its dead letters and the
+    decisions of its payment_id: the records of an id that were not dead-lettered should have one
+    decision each (a malformed twin of a payment carries the payment's id and goes to the DLQ), and
+    a decision beyond them (of a dead-lettered one, too) is a double."""
+    found = Accounting()
+    undead: Counter[str] = Counter()
+    for (partition, offset), payment_id in payments.items():
+        if offset >= ends.get(partition, 0):
+            continue
+        found.payments += 1
+        dead = dead_letters.get((partition, offset), 0)
+        found.dead_letters_doubled += dead > 1
+        if payment_id is not None:
+            undead[payment_id] += dead == 0
+        elif dead == 0:
+            found.lost += 1
+    for payment_id, records in undead.items():
+        decided = decisions.get(payment_id, 0)
+        found.lost += max(0, records - decided)
+        found.decisions_doubled += max(0, decided - records)
+    return found
+
+
 class Ledger:
     """`payments`, `payment-scores` and `payments-dlq` read read_committed from the start, and then
     on from where the last read ended."""
@@ -232,25 +261,7 @@ class Ledger:
                 self.dead_letters[(int(letter["source_partition"]), int(letter["source_offset"]))] += 1
 
     def account(self, ends: dict[int, int]) -> Accounting:
-        """Each payment below `ends` (partition -> offset): its records not dead-lettered against
-        the decisions of its payment_id (a malformed twin of a payment carries its id too)."""
-        found = Accounting()
-        undead: Counter[str] = Counter()
-        for (partition, offset), payment_id in self.payments.items():
-            if offset >= ends.get(partition, 0):
-                continue
-            found.payments += 1
-            dead = self.dead_letters.get((partition, offset), 0)
-            found.dead_letters_doubled += dead > 1
-            if dead == 0 and payment_id is None:
-                found.lost += 1
-            elif dead == 0:
-                undead[payment_id] += 1
-        for payment_id, records in undead.items():
-            decided = self.decisions.get(payment_id, 0)
-            found.lost += max(0, records - decided)
-            found.decisions_doubled += max(0, decided - records)
-        return found
+        return account(self.payments, self.decisions, self.dead_letters, ends)
 
     def settle(self, ends: dict[int, int], timeout: float = SETTLE_TIMEOUT_S) -> tuple[Accounting, float]:
         """The accounting once nothing below `ends` is lost (or at the timeout), with the seconds

@@ -1,4 +1,4 @@
-"""Airflow 3 (`airflow standalone`: API server and UI, scheduler, DAG processor, triggerer).
+"""Airflow 3: API server and UI, scheduler, DAG processor and triggerer, each a process of its own.
 
 Airflow pins its own libraries, so it runs from a venv of its own, keyed by its pins and the
 project's runtime dependencies (the DAGs import fraudlake's packages from the checkout). Metadata
@@ -57,9 +57,15 @@ class Run:
     """Failed task -> the error lines of its log."""
 
 
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+"""Airflow's components, each a process of its own: `airflow standalone` runs them as children and
+does not restart one that exits (its scheduler, DAG processor and triggerer all exit when
+PostgreSQL goes away), so a supervisor watching its one pid saw Airflow up with nothing scheduling."""
+
+
 class Airflow(Service):
     name = "airflow"
-    processes = ("airflow",)
+    processes = tuple(f"airflow-{component}" for component in COMPONENTS)
 
     @property
     def venv(self) -> Path:
@@ -111,7 +117,8 @@ class Airflow(Service):
         env = {
             **os.environ,
             "AIRFLOW_HOME": str(self.home),
-            "PATH": f"{self.venv / 'bin'}:{os.environ.get('PATH', '')}",  # standalone runs `airflow ...`
+            # what Airflow runs by name comes from its venv
+            "PATH": f"{self.venv / 'bin'}:{os.environ.get('PATH', '')}",
             "PYTHONPATH": ":".join(map(str, SOURCE_ROOTS)),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -140,23 +147,29 @@ class Airflow(Service):
         return [str(self.venv / "bin" / "airflow"), *args]
 
     def start(self) -> None:
-        if self.running()["airflow"] is None:
+        """Start the components that are not running; the database, its migrations and the admin's
+        password first when none is."""
+        running = self.running()
+        missing = [c for c in COMPONENTS if running[f"airflow-{c}"] is None]
+        if running["airflow-api-server"] is None:
             self.check_ports_free()
+        env = self.env()
+        if len(missing) == len(COMPONENTS):
             self._database()
             self.home.mkdir(parents=True, exist_ok=True)
             self.passwords_file.write_text(json.dumps({ADMIN: self.ctx.secrets["airflow_admin_password"]}))
             self.passwords_file.chmod(0o600)
-            env = self.env()
             artifacts.run(
                 self.name,
                 self.command("db", "migrate"),
                 fix="read the output above; `fraudlake logs postgres` if the database refused",
                 env=env,
             )
+        for component in missing:
             process.start_detached(
-                self.command("standalone"),
-                pid_file=self.pid_file("airflow"),
-                log_file=self.log_file("airflow"),
+                self.command(component),
+                pid_file=self.pid_file(f"airflow-{component}"),
+                log_file=self.log_file(f"airflow-{component}"),
                 env=env,
                 cwd=self.home,
             )

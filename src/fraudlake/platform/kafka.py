@@ -129,7 +129,10 @@ class Kafka(Service):
         self.wait_until("kafka broker", self.probe)
 
     def admin(self) -> AdminClient:
-        return AdminClient({"bootstrap.servers": self.bootstrap, "client.id": "fraudlake-platform"})
+        """Warnings and errors only: `up` printed librdkafka's notice of a dropped client's queue."""
+        return AdminClient(
+            {"bootstrap.servers": self.bootstrap, "client.id": "fraudlake-platform", "log_level": 4}
+        )
 
     def topics(self) -> dict[str, int]:
         """Topic -> its partition count, as the broker has them."""

@@ -131,9 +131,21 @@ def clear_leftovers(pid_file: Path, timeout: float = 10.0) -> list[int]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + timeout
-    while any(alive(pid) for pid in left) and time.monotonic() < deadline:
+    while (any(alive(pid) for pid in left) or not _reaped(record)) and time.monotonic() < deadline:
         time.sleep(0.1)
     return left
+
+
+def _reaped(record: PidRecord) -> bool:
+    """True once the dead leader is no zombie either: PostgreSQL refuses to start while the pid in
+    its lock file answers a signal, and a zombie does. Reaped here if it is our child."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(record.pid, os.WNOHANG)
+    try:
+        stat = Path(f"/proc/{record.pid}/stat").read_text()
+    except OSError:
+        return True
+    return int(stat.rsplit(")", 1)[1].split()[19]) != record.start_ticks
 
 
 def stop(pid_file: Path, *, sig: int = signal.SIGTERM, timeout: float = 30.0) -> bool:

@@ -25,9 +25,12 @@ from fraudlake.platform.service import Service
 from fraudlake.platform.superset import Superset
 from fraudlake.platform.supervision import Store
 
+SERVICES: tuple[type[Service], ...] = (Postgres, Kafka, Minio, Flink, Airflow, Superset)
+"""The engines, in the order `up` starts them."""
+
 
 def services(ctx: Context) -> list[Service]:
-    return [Postgres(ctx), Kafka(ctx), Minio(ctx), Flink(ctx), Airflow(ctx), Superset(ctx)]
+    return [service(ctx) for service in SERVICES]
 
 
 def service_by_name(ctx: Context, name: str) -> Service:
