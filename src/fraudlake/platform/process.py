@@ -26,15 +26,24 @@ class PidRecord:
     start_ticks: int
 
 
-def stat_fields(pid: int) -> list[str] | None:
-    """/proc/PID/stat fields after the command name (state first), or None if gone or a zombie."""
+SESSION, START_TICKS = 3, 19
+"""Indexes of the session id and the start time in `stat_fields`."""
+
+
+def _stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat fields after the command name (state first), zombies too; None if gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may hold spaces; fields after it are space separated.
-    fields = stat.rsplit(")", 1)[1].split()
-    return None if fields[0] == "Z" else fields
+    return stat.rsplit(")", 1)[1].split()
+
+
+def stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat fields after the command name (state first), or None if gone or a zombie."""
+    fields = _stat(pid)
+    return None if fields is None or fields[0] == "Z" else fields
 
 
 def alive(pid: int) -> bool:
@@ -44,7 +53,7 @@ def alive(pid: int) -> bool:
 
 def _start_ticks(pid: int) -> int | None:
     fields = stat_fields(pid)
-    return int(fields[19]) if fields else None
+    return int(fields[START_TICKS]) if fields else None
 
 
 def read_pid(pid_file: Path) -> PidRecord | None:
@@ -125,7 +134,7 @@ def clear_leftovers(pid_file: Path, timeout: float = 10.0) -> list[int]:
     left = []
     for entry in Path("/proc").iterdir():
         fields = stat_fields(int(entry.name)) if entry.name.isdigit() else None
-        if fields and int(fields[3]) == record.pid and int(fields[19]) >= record.start_ticks:
+        if fields and int(fields[SESSION]) == record.pid and int(fields[START_TICKS]) >= record.start_ticks:
             left.append(int(entry.name))
     for pid in left:
         with contextlib.suppress(ProcessLookupError):
@@ -141,11 +150,8 @@ def _reaped(record: PidRecord) -> bool:
     its lock file answers a signal, and a zombie does. Reaped here if it is our child."""
     with contextlib.suppress(ChildProcessError):
         os.waitpid(record.pid, os.WNOHANG)
-    try:
-        stat = Path(f"/proc/{record.pid}/stat").read_text()
-    except OSError:
-        return True
-    return int(stat.rsplit(")", 1)[1].split()[19]) != record.start_ticks
+    fields = _stat(record.pid)
+    return fields is None or int(fields[START_TICKS]) != record.start_ticks
 
 
 def stop(pid_file: Path, *, sig: int = signal.SIGTERM, timeout: float = 30.0) -> bool:
