@@ -133,9 +133,9 @@ def test_a_unit_whose_check_fails_does_not_stop_the_others(tmp_path: Path) -> No
     ], "said once, not every pass"
 
 
-def test_restarts_wait_for_up_to_finish(tmp_path: Path) -> None:
-    """`up` holds the lifecycle lock while it starts things: a restart waits for it, then finds
-    the unit running and starts nothing."""
+def test_a_pass_leaves_to_up_what_it_is_starting(tmp_path: Path) -> None:
+    """`up` holds the lifecycle lock while it starts things: a pass meanwhile restarts nothing and
+    does not wait (it goes on reaping), and the pass after finds the unit running."""
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
@@ -157,8 +157,11 @@ def test_restarts_wait_for_up_to_finish(tmp_path: Path) -> None:
     other.start()
     assert holding.wait(10)
     supervisor.check()
-    other.join(10)
+    assert not finished.is_set(), "the pass waited for `up`"
     assert flink.restarts == 0, "restarted while `up` was starting it"
+    other.join(10)
+    supervisor.check()
+    assert flink.restarts == 0, "`up` started it"
 
 
 @pytest.mark.parametrize("only", [True, False])

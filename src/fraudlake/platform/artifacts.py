@@ -26,7 +26,7 @@ def is_complete(dest: Path) -> bool:
     return (dest / _MARKER).exists()
 
 
-def _locked(dest: Path) -> AbstractContextManager[None]:
+def _locked(dest: Path) -> AbstractContextManager[bool]:
     """Hold `<dest>.lock`: two installs of one artifact (`up` and an Airflow task, two tasks) take
     turns; the second then finds the first's complete copy."""
     return locks.held(dest.with_name(f"{dest.name}.lock"))

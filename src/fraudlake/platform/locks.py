@@ -10,12 +10,17 @@ from pathlib import Path
 
 
 @contextmanager
-def held(lock_file: Path) -> Iterator[None]:
-    """Hold `lock_file` exclusively (flock: released by the kernel if the holder dies)."""
+def held(lock_file: Path, wait: bool = True) -> Iterator[bool]:
+    """Hold `lock_file` exclusively (flock: released by the kernel if the holder dies); True. With
+    `wait=False`, False at once while another holds it (the lock is then not held)."""
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with lock_file.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

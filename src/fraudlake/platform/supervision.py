@@ -113,9 +113,9 @@ class Store:
         """Forget restarts and verdicts: `up` was run, a person is looking."""
         self.state_file.unlink(missing_ok=True)
 
-    def lifecycle(self) -> AbstractContextManager[None]:
-        """The lock that restarts and `up` take turns on."""
-        return locks.held(self.lock_file)
+    def lifecycle(self, wait: bool = True) -> AbstractContextManager[bool]:
+        """The lock that restarts and `up` take turns on; False without `wait` while it is taken."""
+        return locks.held(self.lock_file, wait)
 
     @contextmanager
     def paused(self, name: str) -> Iterator[None]:
@@ -188,9 +188,13 @@ class Supervisor:
 
     def _revive(self, unit: Unit) -> None:
         """Under the lifecycle lock, so that `up` (which forgives), `down` and `job stop` (which
-        unwant) never race a restart, and the state is read and written whole."""
-        with self.store.lifecycle():
-            why = self._down(unit)  # `up` may have started it while we waited for the lock
+        unwant) never race a restart, and the state is read and written whole. While another
+        holds it, the next pass tries again: a pass that waited would not reap the processes it
+        restarted earlier, and a zombie it left made `up`'s own restart wait (process._reaped)."""
+        with self.store.lifecycle(wait=False) as mine:
+            if not mine:
+                return
+            why = self._down(unit)  # `up` may have started it since the pass looked
             states = self.store.states()
             state = states.setdefault(unit.name, UnitState())
             if why is None or unit.name not in self.store.wanted() or state.left_down:  # or paused it
