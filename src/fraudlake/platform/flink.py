@@ -247,6 +247,9 @@ class Flink(Service):
             pids = self.running()
         if all(pid is None for pid in pids.values()):
             self.check_ports_free()
+        # a TaskManager that just died stays registered until its heartbeat times out: the one
+        # started now counts only once it registered itself
+        stale = self._registered() if pids["flink-taskmanager"] is None else None
         self.write_conf()
         for proc, script in (
             ("flink-jobmanager", "jobmanager.sh"),
@@ -259,7 +262,19 @@ class Flink(Service):
                     log_file=self.log_file(proc),
                     env=self.env(),
                 )
-        self.wait_until("flink cluster", self.probe)
+        self.wait_until("flink cluster", lambda: self.probe() or self._registered_anew(stale))
+
+    def _registered(self) -> set[str]:
+        """Ids of the TaskManagers the JobManager lists (none if it does not answer)."""
+        try:
+            return {tm["id"] for tm in self.rest("/taskmanagers")["taskmanagers"]}
+        except (urllib.error.URLError, OSError, ValueError):
+            return set()
+
+    def _registered_anew(self, stale: set[str] | None) -> str | None:
+        if stale is None or self._registered() - stale:
+            return None
+        return "the new TaskManager has not registered yet"
 
     def rest(
         self, path: str, body: dict[str, Any] | None = None, timeout: float = 5, method: str = ""
