@@ -18,7 +18,6 @@ from fraudlake.platform.airflow import Airflow
 from fraudlake.platform.context import Context
 from fraudlake.platform.postgres import APP_ROLE, Postgres
 from fraudlake.rules import ruleset
-from fraudlake.rules.definition import DAY_MS
 from fraudlake.simulator.generator import SimConfig
 from fraudlake.simulator.sinks import write_profiles
 from fraudlake.topics import CHARGEBACKS, PAYMENTS
@@ -27,11 +26,18 @@ from fraudlake_flink import deploy
 from tests.integration.conftest import fraudlake
 from tests.integration.lake_harness import Landed, refresh
 
+HISTORY_START_MS = 1_790_000_000_000
+"""2026-09-21 UTC."""
+
 
 def _history(landed: Landed, ctx: Context) -> History:
-    """Simulated history (28 days up to now) landed in the private Bronze, profiles in ops."""
+    """Simulated history (28 days from a fixed start) landed in the private Bronze, profiles in ops.
+
+    The start is fixed, not "28 days ago": the generator's volume follows the hour and the weekday,
+    so a moving start drew another history each run, and about one in fourteen had a holdout where
+    the candidate caught 14 of the live rules' 16 frauds (below the 90% asserted)."""
     now = int(time.time() * 1000)
-    config = SimConfig(seed=31, events=8000, start_ms=now - 28 * DAY_MS)
+    config = SimConfig(seed=31, events=8000, start_ms=HISTORY_START_MS)
     history = inputs.from_simulation(config)
     payments, truth, chargebacks = history.payments, history.truth or [], history.chargebacks
     profiles = list(history.profiles.values())
