@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -141,12 +142,26 @@ class Probe:
         self.consumer.close()
 
 
-def unhealthy(ctx: Context, jobs: Jobs) -> str | None:
-    """What is not back yet, or None."""
+def stale_airflow(ctx: Context, since_ms: int) -> str | None:
+    """Airflow's components whose latest heartbeat is older than `since_ms`: its health endpoint
+    calls a killed scheduler healthy until that heartbeat ages (30 s), so only a heartbeat after the
+    fault shows a component that is back."""
+    stale = []
+    for part, state in Airflow(ctx).health_report().items():
+        beat = next((v for k, v in state.items() if k.endswith("_heartbeat")), "")
+        if beat is None or (beat and datetime.fromisoformat(beat).timestamp() * 1000 < since_ms):
+            stale.append(part)
+    return f"airflow: no heartbeat since the fault from {', '.join(stale)}" if stale else None
+
+
+def unhealthy(ctx: Context, jobs: Jobs, since_ms: int = 0) -> str | None:
+    """What is not back yet (Airflow's components: with a heartbeat since `since_ms`), or None."""
     for service in runner.services(ctx):
         health = service.health()
         if not health.up:
             return f"{service.name}: {health.detail}"
+    if stale := stale_airflow(ctx, since_ms):
+        return stale
     for name, daemon in _daemons(ctx).items():
         if daemon.running() is None:
             return f"{name} not running"
@@ -164,9 +179,10 @@ def unhealthy(ctx: Context, jobs: Jobs) -> str | None:
 
 def recover(ctx: Context, jobs: Jobs, probe: Probe, since: float, since_ms: int) -> float:
     """Seconds from `since` until the platform is whole and scoring payments after `since_ms`."""
+    fault_ms = int((time.time() - (time.monotonic() - since)) * 1000)
     scored = False
     while True:
-        problem = unhealthy(ctx, jobs)
+        problem = unhealthy(ctx, jobs, fault_ms)
         scored = scored or (problem is None and probe.scored_since(since_ms))
         if problem is None and scored:
             return time.monotonic() - since

@@ -57,6 +57,8 @@ class Run:
     """Failed task -> the error lines of its log."""
 
 
+TASK_HEARTBEAT_TIMEOUT_S = 60
+
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 """Airflow's components, each a process of its own: `airflow standalone` runs them as children and
 does not restart one that exits (its scheduler, DAG processor and triggerer all exit when
@@ -134,6 +136,9 @@ class Airflow(Service):
             "AIRFLOW__API__BASE_URL": self.url,
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            # a task whose process died with the scheduler is failed (and retried) after 60 s of
+            # silence, not the default 300 s; a live task heartbeats every few seconds
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(TASK_HEARTBEAT_TIMEOUT_S),
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.settings.log_dir / "airflow"),
         }
         env |= {f"AIRFLOW_CONN_{name}": json.dumps(conn) for name, conn in connections.items()}
@@ -182,9 +187,13 @@ class Airflow(Service):
             conn.autocommit = True
             pg.ensure_role_and_database(conn, AIRFLOW_ROLE, DATABASE)
 
+    def health_report(self) -> dict[str, dict[str, Any]]:
+        """Component -> its status and latest heartbeat, as the API server reports them."""
+        return self._get("/api/v2/monitor/health")
+
     def probe(self) -> str | None:
         try:
-            health = self._get("/api/v2/monitor/health")
+            health = self.health_report()
         except (urllib.error.URLError, OSError, ValueError) as exc:
             return f"{self.url}: {exc}"
         sick = [part for part, state in health.items() if state.get("status") not in {"healthy", None}]
