@@ -12,6 +12,7 @@ the state folder (see `fraudlake.platform.secrets`).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Mapping
@@ -98,7 +99,14 @@ class Settings(BaseModel):
         shown="<checkout>/.fraudlake",
     )
     cache_dir: Folder = setting(None, "Shared cache of jars, binaries, venvs", shown="~/.cache/fraudlake")
-    bind_host: str = setting("127.0.0.1", "Address every service listens on")
+    bind_host: str = setting(
+        "127.0.0.1", "Address every service listens on (loopback only, unless the next is true)"
+    )
+    allow_remote_bind: bool = setting(
+        False,
+        "Let FRAUDLAKE_BIND_HOST be an address others reach, although Kafka and Flink's REST API ask no password",
+        shown="false",
+    )
     java_home: OptionalPath = setting(
         None, "JDK for Kafka/Flink", shown="(a Java 17 JDK found on the machine)"
     )
@@ -225,7 +233,21 @@ class Settings(BaseModel):
             error = exc.errors(include_url=False)[0]
             raise ConfigError(f"{variable(str(error['loc'][0]))}: {message(error)}") from None
         settings.check_ports_distinct()
+        settings.check_bind_host()
         return settings
+
+    def check_bind_host(self) -> None:
+        """Beyond loopback, what has no authentication is open to everyone who reaches the address:
+        refused unless the operator says so."""
+        if self.allow_remote_bind or _loopback(self.bind_host):
+            return
+        raise ConfigError(
+            f"{variable('bind_host')}: {self.bind_host} is not a loopback address, and there Kafka "
+            "(PLAINTEXT, no authentication: anyone can read payments and write decisions) and Flink's "
+            "REST API (job uploads: anyone can run code) would serve everyone who reaches it; bind to "
+            f"127.0.0.1, or set {variable('allow_remote_bind')}=true behind a firewall that admits only "
+            "trusted hosts"
+        )
 
     def check_ports_distinct(self) -> None:
         seen: dict[int, str] = {}
@@ -248,6 +270,15 @@ class Settings(BaseModel):
     @property
     def run_dir(self) -> Path:
         return self.home / "run"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def variable(field: str) -> str:

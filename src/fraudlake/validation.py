@@ -45,6 +45,8 @@ _MESSAGES = {
     "greater_than": "expected a positive number, got {input}",
     "list_type": "expected a list of strings, got {input}",
     "string_type": "expected a string, got {input}",
+    "bool_parsing": "expected true or false, got {input}",
+    "bool_type": "expected true or false, got {input}",
     "too_short": "expected at least one entry, got {input}",
     "dict_type": "expected a mapping, got {kind}",
     "model_type": "expected a mapping, got {kind}",

@@ -35,6 +35,10 @@ def test_second_up_starts_nothing(ctx: Context) -> None:
     assert done.stdout.count("(already running)") == 6
     assert done.stdout.count("(cached)") == 6
     assert "start scoring job ... " in done.stdout and "(already RUNNING)" in done.stdout
+    secret = {name: v for name, v in ctx.secrets.items() if name.endswith(("_password", "_key"))}
+    assert len(secret) == 10
+    assert [name for name, v in secret.items() if v in done.stdout + done.stderr] == [], "up prints no secret"
+    assert f"passwords: in {ctx.settings.home / 'secrets.json'} (mode 0600)" in done.stdout
     status = json.loads(fraudlake("job", "status", "--json").stdout)
     assert status["state"] == "RUNNING" and status["name"] == "fraudlake-scoring"
     assert "scoring job fraudlake-scoring: RUNNING for " in fraudlake("status").stdout

@@ -43,7 +43,7 @@ def test_reset_without_terminal_or_yes_refuses(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     state = tmp_path / "state"
-    (state / "data").mkdir(parents=True)
+    Context(Settings.from_env({"FRAUDLAKE_HOME": str(state)})).ensure_dirs()
     monkeypatch.setenv("FRAUDLAKE_HOME", str(state))
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     assert cli.main(["reset"]) == 1
@@ -53,10 +53,38 @@ def test_reset_without_terminal_or_yes_refuses(
 
 def test_reset_yes_wipes_state_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     state = tmp_path / "state"
-    (state / "data" / "kafka").mkdir(parents=True)
+    Context(Settings.from_env({"FRAUDLAKE_HOME": str(state)})).ensure_dirs()
+    (state / "data" / "kafka.log").write_text("x")
+    assert (state / ".fraudlake-state").is_file()
     monkeypatch.setenv("FRAUDLAKE_HOME", str(state))
     assert cli.main(["reset", "--yes"]) == 0
     assert not state.exists()
+
+
+def test_reset_yes_adopts_a_state_folder_from_before_the_marker(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    (state / "data").mkdir(parents=True)
+    (state / "secrets.json").write_text("{}")
+    monkeypatch.setenv("FRAUDLAKE_HOME", str(state))
+    assert cli.main(["reset", "--yes"]) == 0
+    assert not state.exists()
+
+
+def test_reset_yes_refuses_a_folder_fraudlake_did_not_make(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    someones_home = tmp_path / "ana"
+    (someones_home / "thesis").mkdir(parents=True)
+    (someones_home / ".bashrc").write_text("export EDITOR=vi\n")
+    monkeypatch.setenv("FRAUDLAKE_HOME", str(someones_home))
+    assert cli.main(["reset", "--yes"]) == 1
+    assert sorted(p.name for p in someones_home.iterdir()) == [".bashrc", "thesis"]
+    err = capsys.readouterr().err
+    assert f"FRAUDLAKE_HOME={someones_home} holds other files and no .fraudlake-state" in err
+    with pytest.raises(PlatformError, match="not a fraudlake state folder"):
+        Context(Settings.from_env({"FRAUDLAKE_HOME": str(someones_home)})).ensure_dirs()
 
 
 def test_simulate_without_platform_says_how_to_fix(

@@ -53,6 +53,7 @@ def test_environment_overrides_defaults(tmp_path: Path) -> None:
         ("FRAUDLAKE_KAFKA_HEAP", "512", "expected a size"),
         ("FRAUDLAKE_FLINK_STATE_STORAGE", "hdfs", "expected one of s3, local"),
         ("FRAUDLAKE_PG_DATABASE", "fraud-lake; drop", "a SQL name"),
+        ("FRAUDLAKE_ALLOW_REMOTE_BIND", "perhaps", "expected true or false, got 'perhaps'"),
     ],
 )
 def test_bad_value_names_the_variable(variable: str, value: str, message: str) -> None:
@@ -68,6 +69,23 @@ def test_two_services_on_one_port_is_refused() -> None:
         match="FRAUDLAKE_MINIO_PORT: port 19092 is already used by FRAUDLAKE_KAFKA_PORT",
     ):
         Settings.from_env({"FRAUDLAKE_MINIO_PORT": "19092"})
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::", "fraudlake.internal"])
+def test_a_bind_beyond_loopback_is_refused_naming_what_has_no_authentication(host: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({"FRAUDLAKE_BIND_HOST": host})
+    text = str(error.value)
+    assert text.startswith(f"FRAUDLAKE_BIND_HOST: {host} is not a loopback address")
+    assert "Kafka (PLAINTEXT, no authentication" in text and "Flink's REST API (job uploads" in text
+    assert "FRAUDLAKE_ALLOW_REMOTE_BIND=true" in text
+    opted_in = Settings.from_env({"FRAUDLAKE_BIND_HOST": host, "FRAUDLAKE_ALLOW_REMOTE_BIND": "true"})
+    assert opted_in.bind_host == host
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_a_loopback_bind_needs_no_opt_in(host: str) -> None:
+    assert Settings.from_env({"FRAUDLAKE_BIND_HOST": host}).bind_host == host
 
 
 def test_every_setting_is_documented_in_env_example() -> None:

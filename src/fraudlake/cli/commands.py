@@ -18,6 +18,7 @@ from typing import Any
 from fraudlake.platform import runner
 from fraudlake.platform.context import Context
 from fraudlake.platform.process import tail
+from fraudlake.platform.secrets import secrets_file
 from fraudlake.platform.supervision import Store
 
 Handler = Callable[[Context, argparse.Namespace], int]
@@ -30,7 +31,7 @@ def up(ctx: Context, args: argparse.Namespace) -> int:
     store = Store.of(ctx)
     with store.lifecycle():  # the supervisor restarts nothing meanwhile
         runner.up(ctx, sys.stdout, skip)
-        report = runner.status(ctx, show_secrets=True)
+        report = runner.status(ctx)
         down = [name for name, entry in report.items() if entry["status"] != "up" and name not in skip]
         if down:
             print(_table(report))
@@ -57,6 +58,10 @@ def up(ctx: Context, args: argparse.Namespace) -> int:
         notes.append("dashboards: " + "  ".join(f"{url}/superset/dashboard/{slug}/" for slug in DASHBOARDS))
     print(f"\nplatform up in {time.monotonic() - started:.1f}s\n")
     print(_table(report))
+    print(
+        f"passwords: in {secrets_file(ctx.settings.home)} (mode 0600); "
+        "./fraudlake status --show-secrets prints them"
+    )
     for note in notes:
         print(note)
     return 0

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 
 from fraudlake.config import Settings
-from fraudlake.platform import secrets
+from fraudlake.platform import secrets, state_folder
 from fraudlake.platform.errors import PlatformError
 
 _JDK_ROOTS = (Path("/usr/lib/jvm"),)
@@ -21,6 +21,7 @@ class Context:
 
     @cached_property
     def secrets(self) -> dict[str, str]:
+        state_folder.claim(self.settings.home)
         return secrets.load_or_create(self.settings.home)
 
     @cached_property
@@ -46,6 +47,7 @@ class Context:
         return self.settings.run_dir / f"{process}.pid"
 
     def ensure_dirs(self) -> None:
+        state_folder.claim(self.settings.home)
         for folder in (self.settings.data_dir, self.settings.log_dir, self.settings.run_dir):
             folder.mkdir(parents=True, exist_ok=True)
 

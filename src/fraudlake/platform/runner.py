@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from fraudlake.platform import state_folder
 from fraudlake.platform.airflow import Airflow
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
@@ -138,8 +139,13 @@ def status(ctx: Context, show_secrets: bool = False) -> dict[str, dict[str, Any]
 
 
 def reset(ctx: Context, out: TextIO, confirm: Callable[[str], bool]) -> bool:
-    """Stop everything and delete data, logs and secrets of this checkout (not the cache)."""
+    """Stop everything and delete data, logs and secrets of this checkout (not the cache): the
+    state folder, once it shows it is one (`state_folder.claim`)."""
     home = ctx.settings.home
+    if not home.exists():
+        out.write(f"  nothing to delete: {home} does not exist\n")
+        return True
+    state_folder.claim(home)
     if not confirm(f"Delete all fraudlake data, logs and secrets under {home}?"):
         return False
     down(ctx, out)
