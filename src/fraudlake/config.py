@@ -104,7 +104,7 @@ class Settings(BaseModel):
     )
     allow_remote_bind: bool = setting(
         False,
-        "Let FRAUDLAKE_BIND_HOST be an address others reach, although Kafka and Flink's REST API ask no password",
+        "Allow a FRAUDLAKE_BIND_HOST others reach (Kafka and Flink's REST API ask no password)",
         shown="false",
     )
     java_home: OptionalPath = setting(

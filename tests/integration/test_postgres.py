@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import pwd
+import stat
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from fraudlake.platform.postgres import APP_ROLE, OPS_SCHEMA, STREAM_ROLE, SUPERUSER, Postgres
+from fraudlake.platform.postgres import APP_ROLE, DATA_ROOT, OPS_SCHEMA, STREAM_ROLE, SUPERUSER, Postgres
 
 
 @pytest.mark.parametrize("role", [SUPERUSER, APP_ROLE, STREAM_ROLE])
@@ -79,3 +82,22 @@ def test_server_runs_as_dedicated_non_root_user_and_group(postgres: Postgres) ->
     groups = next(line.split()[1:] for line in status if line.startswith("Groups:"))
     assert uid != 0
     assert gid != 0 and "0" not in groups, "no root group either"
+
+
+def test_under_root_the_data_folder_is_the_dedicated_users_own_outside_the_checkout(
+    postgres: Postgres,
+) -> None:
+    """Reaching a folder in the checkout would need search permission for everyone on each parent."""
+    if os.geteuid() != 0:
+        pytest.skip("the server runs as ourselves, its data in the state folder")
+    folder = postgres.datadir
+    assert folder.parent.parent == DATA_ROOT and folder.parent == postgres.owned_folder
+    owner = pwd.getpwnam(postgres.settings.pg_os_user).pw_uid
+    for path in (folder, folder.parent):
+        info = path.stat()
+        assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (owner, 0o700), path
+    info = DATA_ROOT.stat()
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o755)
+    assert (folder / "PG_VERSION").is_file()
+    assert postgres.ctx.data("postgres").resolve() == folder, "the state folder links to it"
+    assert (folder.parent / "STATE_FOLDER").read_text().strip() == str(postgres.settings.home)

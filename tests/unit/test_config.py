@@ -71,7 +71,7 @@ def test_two_services_on_one_port_is_refused() -> None:
         Settings.from_env({"FRAUDLAKE_MINIO_PORT": "19092"})
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::", "fraudlake.internal"])
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::", "fraudlake.internal"])  # noqa: S104
 def test_a_bind_beyond_loopback_is_refused_naming_what_has_no_authentication(host: str) -> None:
     with pytest.raises(ConfigError) as error:
         Settings.from_env({"FRAUDLAKE_BIND_HOST": host})

@@ -7,10 +7,11 @@ data; `fraudlake_stream` (the streaming job) can connect and read the `ops` sche
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
+import shutil
 import signal
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ SUPERSET_ROLE = "fraudlake_superset"
 """Owns the `superset` database (Superset's metadata); no access to the platform database."""
 DASHBOARDS_ROLE = "fraudlake_dashboards"
 """Superset's connection to the warehouse: read-only, schema `gold` only."""
+DATA_ROOT = Path("/var/lib/fraudlake")
+"""Under root, where the dedicated OS user keeps the data folders (one per state folder)."""
 OPS_SCHEMA = "ops"
 GOLD_SCHEMA = "gold"
 
@@ -65,7 +68,18 @@ class Postgres(Service):
 
     @property
     def datadir(self) -> Path:
-        return self.ctx.data("postgres")
+        """In the state folder, or under root in a folder of the dedicated user's own below
+        DATA_ROOT: reaching one in the checkout would take search permission on each of its parent
+        folders (a home folder among them) for everyone."""
+        if self.os_user is None:
+            return self.ctx.data("postgres")
+        return self.owned_folder / "postgres"
+
+    @property
+    def owned_folder(self) -> Path:
+        """Under root: the dedicated user's folder for this state folder (`reset` deletes it)."""
+        digest = hashlib.sha256(str(self.settings.home).encode()).hexdigest()[:16]
+        return DATA_ROOT / digest
 
     @property
     def os_user(self) -> str | None:
@@ -224,18 +238,17 @@ class Postgres(Service):
         return {"host": host, "port": port, "database": db, "roles": roles}
 
     def _prepare_datadir(self) -> None:
-        """Create the OS user and run initdb once; make the path reachable for that user."""
+        """Create the OS user and its folder, and run initdb once."""
         user = self.os_user
         if user is not None:
             _ensure_os_user(user)
-        self.datadir.parent.mkdir(parents=True, exist_ok=True)
-        if user is not None:
-            _make_traversable(self.datadir.parent, user)
+            self._own_folder(user)
+        else:
+            self.datadir.parent.mkdir(parents=True, exist_ok=True)
         if (self.datadir / "PG_VERSION").exists():
             return
         self.datadir.mkdir(mode=0o700, exist_ok=True)
-        pwfile = self.ctx.settings.run_dir / "pg-initdb.pw"
-        pwfile.parent.mkdir(parents=True, exist_ok=True)
+        pwfile = self.datadir.parent / "initdb.pw"
         pwfile.write_text(self.ctx.secrets["pg_superuser_password"] + "\n")
         pwfile.chmod(0o600)
         try:
@@ -263,6 +276,26 @@ class Postgres(Service):
         finally:
             pwfile.unlink(missing_ok=True)
 
+    def _own_folder(self, user: str) -> None:
+        """DATA_ROOT (root's, 0755) holds one 0700 folder of `user` per state folder; the state
+        folder's `data/postgres` links to it, and a data folder an earlier version kept there moves
+        in (the server is stopped: `start` calls this only then)."""
+        entry = pwd.getpwnam(user)
+        DATA_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
+        folder = self.owned_folder
+        folder.mkdir(mode=0o700, exist_ok=True)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+        (folder / "STATE_FOLDER").write_text(f"{self.settings.home}\n")
+        link = self.ctx.data("postgres")
+        if link.is_dir() and not link.is_symlink() and not self.datadir.exists():
+            shutil.move(link, self.datadir)
+        if not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(self.datadir)
+
+    def owned_paths(self) -> list[Path]:
+        return [self.owned_folder] if self.os_user is not None else []
+
 
 def _ensure_os_user(user: str) -> None:
     try:
@@ -283,13 +316,3 @@ def _ensure_os_user(user: str) -> None:
             ],
             fix=f"create the OS user yourself (useradd --system {user}) or set FRAUDLAKE_PG_OS_USER",
         )
-
-
-def _make_traversable(folder: Path, user: str) -> None:
-    """Let `user` reach `folder`: add search (x, not read) permission for others where missing."""
-    uid = pwd.getpwnam(user).pw_uid
-    for ancestor in [folder, *folder.parents]:
-        info = ancestor.stat()
-        if info.st_uid == uid or info.st_mode & stat.S_IXOTH:
-            continue
-        ancestor.chmod(info.st_mode | stat.S_IXOTH)

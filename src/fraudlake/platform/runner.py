@@ -149,6 +149,7 @@ def reset(ctx: Context, out: TextIO, confirm: Callable[[str], bool]) -> bool:
     if not confirm(f"Delete all fraudlake data, logs and secrets under {home}?"):
         return False
     down(ctx, out)
-    shutil.rmtree(home, ignore_errors=True)
-    out.write(f"  removed {home}\n")
+    for path in [*(p for s in services(ctx) for p in s.owned_paths() if p.exists()), home]:
+        shutil.rmtree(path, ignore_errors=True)
+        out.write(f"  removed {path}\n")
     return True

@@ -71,6 +71,10 @@ class Service(ABC):
 
     stop_signal: int = signal.SIGTERM
 
+    def owned_paths(self) -> list[Path]:
+        """What the service keeps outside the state folder, for `reset` to delete too."""
+        return []
+
     def pid_file(self, proc: str) -> Path:
         return self.ctx.pid_file(proc)
 
