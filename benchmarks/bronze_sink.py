@@ -65,8 +65,9 @@ def read_all(bootstrap: str, topic: str, events: int) -> dict[str, Any]:
 def _sink(topic: str, bucket: str, total: int, reading: Any) -> None:
     """The sink with the default flush settings, told to stop (flush, commit) once it holds or
     wrote every record: the last partial batches are written at once instead of after 60 s."""
+    ctx = Context(Settings.from_env())
     sink = BronzeSink(
-        Context(Settings.from_env()), {topic: PAYMENTS.name}, bucket=bucket, group_id=f"bench-{bucket}"
+        ctx, {topic: PAYMENTS.name}, bucket=bucket, group_id=f"bench-{bucket}", minio=Minio(ctx).client()
     )
 
     def stop_when_all_read() -> None:
@@ -118,7 +119,7 @@ def case(ctx: Context, events: int, hours: float) -> dict[str, Any]:
         for o in client.list_objects(bucket, prefix=f"{topic}/", recursive=True):
             sizes.setdefault(o.object_name.rsplit("/", 1)[0], []).append(o.size)
         every = [size for hour in sizes.values() for size in hour]
-        report = lake_stats(ctx, (topic,), bucket=bucket)[topic]
+        report = lake_stats(ctx, (topic,), bucket=bucket, client=Minio(ctx).client())[topic]
         result = {
             "payments": stats.payments,
             "event_time_hours": hours,

@@ -110,6 +110,7 @@ class Lake:
             {topic: kind for kind, topic in self.topics.items()},
             bucket=self.bucket,
             group_id=f"bench-lh-{self.bucket}",
+            minio=self.client,
         )
 
         def stop_when_all_read() -> None:

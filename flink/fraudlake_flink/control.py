@@ -29,7 +29,7 @@ from fraudlake.config import SOURCE_ROOTS
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.flink import Flink
-from fraudlake.platform.minio import Minio
+from fraudlake.platform.minio import FLINK, Minio
 from fraudlake.platform.postgres import APP_ROLE, STREAM_ROLE, Postgres
 from fraudlake.rules import ruleset
 from fraudlake_flink import prior, ship
@@ -74,7 +74,7 @@ class Jobs:
         self.flink = Flink(ctx)
         self.registry = Registry(lambda: Postgres(ctx).connect(APP_ROLE))
         s3 = ctx.settings.flink_state_storage == "s3"
-        self.storage = StateStorage(Minio(ctx).client() if s3 else None)
+        self.storage = StateStorage(Minio(ctx).client(FLINK) if s3 else None)
 
     @classmethod
     def from_env(cls) -> Jobs:

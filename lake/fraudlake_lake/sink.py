@@ -33,7 +33,7 @@ from minio import Minio as MinioClient
 
 from fraudlake import retry
 from fraudlake.platform.context import Context
-from fraudlake.platform.minio import Minio, read_object
+from fraudlake.platform.minio import SINK, Minio, read_object
 from fraudlake_lake import bronze
 from fraudlake_lake.bronze import Batch, Message
 
@@ -75,7 +75,10 @@ class BronzeSink:
         flush_seconds: float | None = None,
         group_id: str | None = None,
         crash_at: str | None = None,
+        minio: MinioClient | None = None,
     ) -> None:
+        """`minio`: the client to write with (default: the sink's own MinIO user, which writes
+        bucket `bronze` only)."""
         settings = ctx.settings
         self.kinds = dict(topics or {topic: topic for topic in bronze.RECORDS})
         """topic read -> the platform topic whose contract its records follow"""
@@ -85,7 +88,7 @@ class BronzeSink:
         self.flush_seconds = flush_seconds or settings.sink_flush_seconds
         self.crash_at = settings.sink_crash_at if crash_at is None else crash_at
         self.stopping = threading.Event()
-        self.minio: MinioClient = Minio(ctx).client()
+        self.minio: MinioClient = minio or Minio(ctx).client(SINK)
         self.kafka_config = {
             "bootstrap.servers": f"{settings.bind_host}:{settings.kafka_port}",
             "group.id": group_id or settings.sink_group_id,

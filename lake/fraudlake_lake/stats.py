@@ -10,17 +10,23 @@ from __future__ import annotations
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
+from minio import Minio as MinioClient
 
 from fraudlake.platform.context import Context
-from fraudlake.platform.minio import Minio, read_object
+from fraudlake.platform.minio import LAKE, Minio, read_object
 from fraudlake_lake import bronze
 from fraudlake_lake.bronze import Batch
 
 
 def lake_stats(
-    ctx: Context, topics: tuple[str, ...] = tuple(bronze.RECORDS), bucket: str = bronze.BUCKET
+    ctx: Context,
+    topics: tuple[str, ...] = tuple(bronze.RECORDS),
+    bucket: str = bronze.BUCKET,
+    client: MinioClient | None = None,
 ) -> dict[str, Any]:
-    client = Minio(ctx).client()
+    """Per topic and partition, Kafka's offsets beside Bronze's batches (read as the lake's
+    read-only MinIO user unless `client` is given)."""
+    client = client or Minio(ctx).client(LAKE)
     settings = ctx.settings
     consumer = Consumer(
         {"bootstrap.servers": f"{settings.bind_host}:{settings.kafka_port}", "group.id": "fraudlake-stats"}

@@ -70,6 +70,7 @@ class Lake:
             flush_rows=options.get("flush_rows", 1000),
             flush_seconds=options.get("flush_seconds", 1),
             crash_at=options.get("crash_at", ""),
+            minio=Minio(self.ctx).client(),  # a private bucket, beyond the sink user's `bronze`
         )
 
     def crash(self, point: str, flush_rows: int) -> subprocess.CompletedProcess[str]:
@@ -77,10 +78,12 @@ class Lake:
         script = (
             "from fraudlake.config import Settings\n"
             "from fraudlake.platform.context import Context\n"
+            "from fraudlake.platform.minio import Minio\n"
             "from fraudlake_lake.sink import BronzeSink\n"
-            f"BronzeSink(Context(Settings.from_env()), {{{self.topic!r}: 'payments'}},"
+            "ctx = Context(Settings.from_env())\n"
+            f"BronzeSink(ctx, {{{self.topic!r}: 'payments'}},"
             f" bucket={self.bucket!r}, group_id={self.group!r}, flush_rows={flush_rows},"
-            f" flush_seconds=600, crash_at={point!r}).run()\n"
+            f" flush_seconds=600, crash_at={point!r}, minio=Minio(ctx).client()).run()\n"
         )
         return subprocess.run(
             [sys.executable, "-c", script],
@@ -112,7 +115,9 @@ class Lake:
             consumer.close()
 
     def stats(self) -> dict[str, Any]:
-        report: dict[str, Any] = lake_stats(self.ctx, (self.topic,), bucket=self.bucket)[self.topic]
+        report: dict[str, Any] = lake_stats(
+            self.ctx, (self.topic,), bucket=self.bucket, client=Minio(self.ctx).client()
+        )[self.topic]
         return report
 
 

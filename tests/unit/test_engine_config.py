@@ -16,7 +16,11 @@ from fraudlake.platform.flink import Flink, flatten
 def _flink(tmp_path: Path, **env: str) -> Flink:
     settings = Settings.from_env({"FRAUDLAKE_HOME": str(tmp_path), "HOME": str(tmp_path), **env})
     ctx = Context(settings)
-    ctx.__dict__["secrets"] = {"minio_root_user": "u", "minio_root_password": "p"}
+    ctx.__dict__["secrets"] = {
+        "minio_root_user": "u",
+        "minio_root_password": "p",
+        "minio_flink_password": "f",
+    }
     ctx.__dict__["java_home"] = Path("/jdk")
     return Flink(ctx)
 
@@ -34,6 +38,7 @@ def test_flink_checkpoints_go_to_minio_by_default(tmp_path: Path) -> None:
     assert config["execution.checkpointing.savepoint-dir"] == "s3://flink/savepoints"
     assert config["s3.endpoint"] == "http://127.0.0.1:19000"
     assert config["s3.path.style.access"] is True
+    assert (config["s3.access-key"], config["s3.secret-key"]) == ("fraudlake-flink", "f"), "not the root key"
     assert config["rest.bind-address"] == config["taskmanager.bind-host"] == "127.0.0.1"
     assert config["taskmanager.numberOfTaskSlots"] == 4
 

@@ -205,11 +205,11 @@ def rules(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def _lake_load(ctx: Context) -> int:
-    from fraudlake.platform.minio import Minio
+    from fraudlake.platform.minio import LAKE, Minio
     from fraudlake.platform.postgres import APP_ROLE, Postgres
     from fraudlake_lake import refresh
 
-    loaded = refresh.load(Postgres(ctx).endpoint(APP_ROLE), Minio(ctx).client(), refresh.Scope())
+    loaded = refresh.load(Postgres(ctx).endpoint(APP_ROLE), Minio(ctx).client(LAKE), refresh.Scope())
     print(f"  loaded {loaded.objects:,} objects ({loaded.rows:,} rows); {loaded.skipped:,} already loaded")
     return 0
 

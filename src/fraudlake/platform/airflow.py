@@ -27,7 +27,7 @@ from fraudlake.config import PROJECT_ROOT, SOURCE_ROOTS
 from fraudlake.platform import artifacts, dbt, process
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.flink import Flink
-from fraudlake.platform.minio import Minio
+from fraudlake.platform.minio import LAKE, Minio
 from fraudlake.platform.postgres import AIRFLOW_ROLE, APP_ROLE, SUPERUSER, Postgres
 from fraudlake.platform.service import Port, Service
 from fraudlake.platform.versions import AIRFLOW_VERSION
@@ -111,8 +111,8 @@ class Airflow(Service):
             "FRAUDLAKE_MINIO": {
                 "conn_type": "generic",
                 "host": Minio(self.ctx).endpoint,
-                "login": secrets["minio_root_user"],
-                "password": secrets["minio_root_password"],
+                "login": LAKE.user,
+                "password": secrets[LAKE.secret],
             },
             "FRAUDLAKE_FLINK": {"conn_type": "generic", "host": Flink(self.ctx).rest_url},
         }

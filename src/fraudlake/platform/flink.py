@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from fraudlake.platform import artifacts, process
+from fraudlake.platform.minio import FLINK
 from fraudlake.platform.service import Port, Service
 from fraudlake.platform.versions import (
     FLINK_JDBC_CONNECTOR_VERSION,
@@ -187,8 +188,8 @@ class Flink(Service):
             config |= {
                 "s3.endpoint": f"http://{host}:{s.minio_port}",
                 "s3.path.style.access": True,
-                "s3.access-key": self.ctx.secrets["minio_root_user"],
-                "s3.secret-key": self.ctx.secrets["minio_root_password"],
+                "s3.access-key": FLINK.user,
+                "s3.secret-key": self.ctx.secrets[FLINK.secret],
             }
         return config
 

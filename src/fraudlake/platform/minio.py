@@ -5,16 +5,56 @@ from __future__ import annotations
 import os
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from minio import Minio as MinioClient
+from minio.credentials.providers import StaticProvider
+from minio.minioadmin import MinioAdmin
 
 from fraudlake.platform import artifacts, process
 from fraudlake.platform.service import Port, Service
 from fraudlake.platform.versions import MINIO_MODULE, MINIO_VERSION
 
 BUCKETS = ("bronze", "flink")
+
+_READ = ("s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who talks to MinIO: the root user (ADMIN: provisioning and tests only), or a user whose
+    policy allows `actions` on `buckets` and nothing else."""
+
+    user: str
+    secret: str
+    """Its key in the platform's secrets."""
+    buckets: tuple[str, ...] = ()
+    actions: tuple[str, ...] = ()
+    purpose: str = ""
+
+    def policy(self) -> dict[str, Any]:
+        resources = [f"arn:aws:s3:::{b}{tail}" for b in self.buckets for tail in ("", "/*")]
+        statement = {"Effect": "Allow", "Action": list(self.actions), "Resource": resources}
+        return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+ADMIN = Identity("", "minio_root_password", purpose="root: provisioning")
+FLINK = Identity(
+    "fraudlake-flink", "minio_flink_password", ("flink",), ("s3:*",), "Flink's checkpoints and savepoints"
+)
+SINK = Identity(
+    "fraudlake-sink",
+    "minio_sink_password",
+    ("bronze",),
+    (*_READ, "s3:PutObject", "s3:AbortMultipartUpload"),
+    "the Bronze sink: writes and re-reads bronze, deletes nothing",
+)
+LAKE = Identity(
+    "fraudlake-lake", "minio_lake_password", ("bronze",), _READ, "the loader and lake stats: reads bronze"
+)
+USERS = (FLINK, SINK, LAKE)
 
 
 class Minio(Service):
@@ -89,16 +129,29 @@ class Minio(Service):
         except (urllib.error.URLError, OSError) as exc:
             return f"{url}: {exc}"
 
-    def client(self) -> MinioClient:
-        return client_for(
-            self.endpoint, self.ctx.secrets["minio_root_user"], self.ctx.secrets["minio_root_password"]
-        )
+    def credentials(self, identity: Identity) -> tuple[str, str]:
+        """(access key, secret key) of `identity`."""
+        user = identity.user or self.ctx.secrets["minio_root_user"]
+        return user, self.ctx.secrets[identity.secret]
+
+    def client(self, identity: Identity = ADMIN) -> MinioClient:
+        return client_for(self.endpoint, *self.credentials(identity))
 
     def provision(self) -> None:
+        """The buckets, and each user with exactly its policy (set again on every `up`)."""
         client = self.client()
         for bucket in BUCKETS:
             if not client.bucket_exists(bucket):
                 client.make_bucket(bucket)
+        admin = MinioAdmin(
+            endpoint=self.endpoint.removeprefix("http://"),
+            credentials=StaticProvider(*self.credentials(ADMIN)),
+            secure=False,
+        )
+        for identity in USERS:
+            admin.policy_add(identity.user, policy=identity.policy())
+            admin.user_add(*self.credentials(identity))
+            admin.policy_set(identity.user, user=identity.user)
 
     def connection(self, show_secrets: bool) -> dict[str, Any]:
         details: dict[str, Any] = {
@@ -106,9 +159,12 @@ class Minio(Service):
             "console": f"http://{self.settings.bind_host}:{self.settings.minio_console_port}",
             "buckets": list(BUCKETS),
             "access_key": self.ctx.secrets["minio_root_user"],
+            "users": {identity.user: {"purpose": identity.purpose} for identity in USERS},
         }
         if show_secrets:
             details["secret_key"] = self.ctx.secrets["minio_root_password"]
+            for identity in USERS:
+                details["users"][identity.user]["secret_key"] = self.ctx.secrets[identity.secret]
         return details
 
 

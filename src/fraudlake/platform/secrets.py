@@ -19,6 +19,9 @@ _NAMES = (
     "superset_secret_key",
     "minio_root_user",
     "minio_root_password",
+    "minio_flink_password",
+    "minio_sink_password",
+    "minio_lake_password",
 )
 
 
