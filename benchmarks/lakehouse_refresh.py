@@ -35,7 +35,7 @@ from fraudlake.platform.context import Context
 from fraudlake.platform.footprint import tree_pss_bytes, tree_rss_bytes
 from fraudlake.platform.kafka import Kafka
 from fraudlake.platform.minio import Minio, read_object
-from fraudlake.platform.postgres import APP_ROLE, Postgres
+from fraudlake.platform.postgres import SUPERUSER, Postgres
 from fraudlake.platform.runner import status
 from fraudlake.rules import ruleset
 from fraudlake.rules.history import score_stream
@@ -145,7 +145,7 @@ class Lake:
         }
 
     def close(self) -> None:
-        with Postgres(self.ctx).connect(APP_ROLE) as conn:
+        with Postgres(self.ctx).connect(SUPERUSER) as conn:  # dbt's schemas are its role's
             for schema in (self.schema, *(self.prefix + s for s in ("staging", "silver", "gold"))):
                 conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
             conn.commit()

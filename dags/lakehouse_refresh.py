@@ -15,8 +15,8 @@ Every 3 minutes by default (`FRAUDLAKE_LAKEHOUSE_INTERVAL_MINUTES`), one run at 
 Each step records itself (start, end, state, error) in `ops.lakehouse_steps`; Gold's
 `lakehouse_runs` shows the runs on the Operations dashboard.
 
-Connections come from the environment (`AIRFLOW_CONN_FRAUDLAKE_POSTGRES`, `..._MINIO`, set by
-`fraudlake up`). Run conf may narrow the scope (`topics`, `bucket`, `bronze_schema`,
+Connections come from the environment (`AIRFLOW_CONN_FRAUDLAKE_POSTGRES`, `..._TRANSFORM` for
+dbt, `..._MINIO`, set by `fraudlake up`). Run conf may narrow the scope (`topics`, `bucket`, `bronze_schema`,
 `schema_prefix`, `reload_lookback_minutes`); the tests use it to refresh private schemas. The logic
 lives in `fraudlake_lake.refresh`.
 """
@@ -37,15 +37,20 @@ def _run_id() -> str:
     return str(get_current_context()["run_id"])
 
 
-def _scope_and_context() -> tuple[Any, Any, Any]:
-    from fraudlake.platform.context import Context
+def _endpoint(conn_id: str) -> Any:
     from fraudlake.platform.postgres import Endpoint
+
+    pg = BaseHook.get_connection(conn_id)
+    return Endpoint(pg.host, int(pg.port), pg.login, pg.password, pg.schema)
+
+
+def _scope_and_context() -> tuple[Any, Any, Any]:
+    """The platform, the app role's endpoint (the load and the run's record) and the run's scope."""
+    from fraudlake.platform.context import Context
     from fraudlake_lake.refresh import Scope
 
-    pg = BaseHook.get_connection("fraudlake_postgres")
-    db = Endpoint(pg.host, int(pg.port), pg.login, pg.password, pg.schema)
     scope = Scope.from_conf(get_current_context()["dag_run"].conf)
-    return Context(Settings.from_env()), db, scope
+    return Context(Settings.from_env()), _endpoint("fraudlake_postgres"), scope
 
 
 @dag(
@@ -80,7 +85,8 @@ def lakehouse_refresh() -> None:
 
         ctx, db, scope = _scope_and_context()
         with refresh.recorded(db, _run_id(), "build_silver_gold", scope):
-            print(refresh.build(ctx, db, scope, ctx.settings.home / "airflow" / "dbt" / "build"))
+            dbt = _endpoint("fraudlake_transform")
+            print(refresh.build(ctx, dbt, scope, ctx.settings.home / "airflow" / "dbt" / "build"))
 
     @task(retries=0)
     def check_freshness() -> None:
@@ -88,7 +94,8 @@ def lakehouse_refresh() -> None:
 
         ctx, db, scope = _scope_and_context()
         with refresh.recorded(db, _run_id(), "check_freshness", scope):
-            print(refresh.freshness(ctx, db, scope, ctx.settings.home / "airflow" / "dbt" / "freshness"))
+            dbt = _endpoint("fraudlake_transform")
+            print(refresh.freshness(ctx, dbt, scope, ctx.settings.home / "airflow" / "dbt" / "freshness"))
 
     loaded = load_bronze()
     loaded >> build_silver_gold()

@@ -14,7 +14,7 @@ from pathlib import Path
 from fraudlake.config import PROJECT_ROOT
 from fraudlake.platform import dbt as dbt_venv
 from fraudlake.platform.context import Context
-from fraudlake.platform.postgres import APP_ROLE, Endpoint, Postgres
+from fraudlake.platform.postgres import TRANSFORM_ROLE, Endpoint, Postgres
 
 PROJECT = PROJECT_ROOT / "dbt"
 
@@ -27,10 +27,10 @@ def run(
     state: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`dbt ARGS` on the project, output captured. It connects to `endpoint` (default: the
-    platform's owning role) and keeps target and logs in `state` (default: <home>/dbt), so that
+    platform's transform role) and keeps target and logs in `state` (default: <home>/dbt), so that
     callers running side by side (the CLI, Airflow's tasks) do not share a target folder."""
     dbt_venv.install(ctx)
-    db = endpoint or Postgres(ctx).endpoint(APP_ROLE)
+    db = endpoint or Postgres(ctx).endpoint(TRANSFORM_ROLE)
     state = state or ctx.settings.home / "dbt"
     env = {
         **os.environ,

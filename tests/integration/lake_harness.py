@@ -11,7 +11,7 @@ from psycopg import sql
 from fraudlake.platform.airflow import Airflow, Run
 from fraudlake.platform.context import Context
 from fraudlake.platform.minio import Minio
-from fraudlake.platform.postgres import APP_ROLE, Postgres
+from fraudlake.platform.postgres import APP_ROLE, SUPERUSER, Postgres
 from fraudlake_lake import bronze, loader
 from fraudlake_lake.bronze import Batch, Message
 
@@ -63,7 +63,7 @@ class Landed:
             return conn.execute(statement, params).fetchall()
 
     def drop(self, *schemas: str) -> None:
-        with Postgres(self.ctx).connect(APP_ROLE) as conn:
+        with Postgres(self.ctx).connect(SUPERUSER) as conn:  # dbt's schemas are its role's
             for schema in (self.schema, *schemas):
                 conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
             conn.commit()

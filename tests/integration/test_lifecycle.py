@@ -36,7 +36,7 @@ def test_second_up_starts_nothing(ctx: Context) -> None:
     assert done.stdout.count("(cached)") == 6
     assert "start scoring job ... " in done.stdout and "(already RUNNING)" in done.stdout
     secret = {name: v for name, v in ctx.secrets.items() if name.endswith(("_password", "_key"))}
-    assert len(secret) == 13
+    assert len(secret) == 14
     assert [name for name, v in secret.items() if v in done.stdout + done.stderr] == [], "up prints no secret"
     assert f"passwords: in {ctx.settings.home / 'secrets.json'} (mode 0600)" in done.stdout
     status = json.loads(fraudlake("job", "status", "--json").stdout)

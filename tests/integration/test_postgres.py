@@ -13,10 +13,19 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from fraudlake.platform.postgres import APP_ROLE, DATA_ROOT, OPS_SCHEMA, STREAM_ROLE, SUPERUSER, Postgres
+from fraudlake.platform.postgres import (
+    APP_ROLE,
+    DATA_ROOT,
+    OPS_SCHEMA,
+    STREAM_ROLE,
+    SUPERUSER,
+    TRANSFORM_ROLE,
+    Postgres,
+    hand_over,
+)
 
 
-@pytest.mark.parametrize("role", [SUPERUSER, APP_ROLE, STREAM_ROLE])
+@pytest.mark.parametrize("role", [SUPERUSER, APP_ROLE, STREAM_ROLE, TRANSFORM_ROLE])
 def test_each_role_connects_to_the_platform_database(postgres: Postgres, role: str) -> None:
     with postgres.connect(role) as conn:
         row = conn.execute("select current_user, current_database()").fetchone()
@@ -101,3 +110,74 @@ def test_under_root_the_data_folder_is_the_dedicated_users_own_outside_the_check
     assert (folder / "PG_VERSION").is_file()
     assert postgres.ctx.data("postgres").resolve() == folder, "the state folder links to it"
     assert (folder.parent / "STATE_FOLDER").read_text().strip() == str(postgres.settings.home)
+
+
+def test_the_transform_role_reads_bronze_and_ops_and_builds_only_its_own_schemas(
+    postgres: Postgres, ops_table: sql.Composed
+) -> None:
+    """dbt's role: reads what the app role writes (now and later), builds a schema of its own that
+    the app role reads back, and is refused writing Bronze or ops."""
+    suffix = uuid.uuid4().hex[:8]
+    bronze, built = sql.Identifier(f"test_bronze_{suffix}"), sql.Identifier(f"t{suffix}_gold")
+    with postgres.connect(APP_ROLE) as conn:  # as the loader makes a private Bronze
+        conn.execute(sql.SQL("create schema {}").format(bronze))
+        conn.execute(sql.SQL("create table {}.payments as select 'p-1' as payment_id").format(bronze))
+        conn.commit()
+    try:
+        with postgres.connect(TRANSFORM_ROLE) as conn:
+            assert conn.execute(sql.SQL("select count(*) from {}").format(ops_table)).fetchone() == (1,)
+            conn.execute(sql.SQL("create schema {}").format(built))
+            conn.execute(
+                sql.SQL("create table {}.kpis as select count(*) as n from {}.payments").format(built, bronze)
+            )
+            conn.commit()
+            for forbidden in (
+                sql.SQL("insert into {}.payments values ('p-2')").format(bronze),
+                sql.SQL("create table {}.intruder (n int)").format(bronze),
+                sql.SQL("delete from {}").format(ops_table),
+                sql.SQL("create table ops.intruder (n int)"),
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(forbidden)
+                conn.rollback()
+        with postgres.connect(APP_ROLE) as conn:
+            assert conn.execute(sql.SQL("select n from {}.kpis").format(built)).fetchone() == (1,)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql.SQL("drop table {}.kpis").format(built))
+    finally:
+        with postgres.connect(SUPERUSER) as conn:
+            for schema in (bronze, built):
+                conn.execute(sql.SQL("drop schema if exists {} cascade").format(schema))
+            conn.commit()
+
+
+def test_schemas_dbt_built_as_the_app_role_are_handed_to_the_transform_role(postgres: Postgres) -> None:
+    """An install from before the transform role: its Gold, and what it holds, change owner."""
+    schema = f"t{uuid.uuid4().hex[:8]}_gold"
+    name = sql.Identifier(schema)
+    with postgres.connect(APP_ROLE) as conn:
+        conn.execute(sql.SQL("create schema {}").format(name))
+        conn.execute(sql.SQL("create table {}.kpis as select 1 as n").format(name))
+        conn.execute(sql.SQL("create view {}.kpis_view as select n from {}.kpis").format(name, name))
+        conn.commit()
+    try:
+        with postgres.connect(SUPERUSER) as conn:
+            conn.autocommit = True
+            hand_over(conn, (schema,), APP_ROLE, TRANSFORM_ROLE)
+            hand_over(conn, (schema,), APP_ROLE, TRANSFORM_ROLE)  # again: nothing left to change
+            owners = conn.execute(
+                "select c.relname, pg_get_userbyid(c.relowner) from pg_class c "
+                "join pg_namespace n on n.oid = c.relnamespace where n.nspname = %s order by 1",
+                [schema],
+            ).fetchall()
+            [schema_owner] = conn.execute(
+                "select pg_get_userbyid(nspowner) from pg_namespace where nspname = %s", [schema]
+            ).fetchone() or [None]
+        assert owners == [("kpis", TRANSFORM_ROLE), ("kpis_view", TRANSFORM_ROLE)]
+        assert schema_owner == TRANSFORM_ROLE
+        with postgres.connect(APP_ROLE) as conn:
+            assert conn.execute(sql.SQL("select n from {}.kpis_view").format(name)).fetchone() == (1,)
+    finally:
+        with postgres.connect(SUPERUSER) as conn:
+            conn.execute(sql.SQL("drop schema if exists {} cascade").format(name))
+            conn.commit()

@@ -38,7 +38,7 @@ from fraudlake.contract import (
 from fraudlake.dashboards import bundle, importer
 from fraudlake.dashboards.client import SupersetClient
 from fraudlake.platform.context import Context
-from fraudlake.platform.postgres import APP_ROLE, DASHBOARDS_ROLE, Postgres
+from fraudlake.platform.postgres import APP_ROLE, DASHBOARDS_ROLE, TRANSFORM_ROLE, Postgres
 from fraudlake.platform.superset import ADMIN, Superset
 from fraudlake.topics import CHARGEBACKS, FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS, PAYMENTS_DLQ
 from fraudlake.topics import GROUND_TRUTH as GROUND_TRUTH_TOPIC
@@ -132,7 +132,7 @@ def private(ctx: Context, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         _land(landed)
         run, gold = refresh(ctx, landed)
         assert run.state in {"success", "failed"} and "build_silver_gold" not in run.failures, run.failures
-        with Postgres(ctx).connect(APP_ROLE) as conn:  # what provisioning grants on the real Gold
+        with Postgres(ctx).connect(TRANSFORM_ROLE) as conn:  # what provisioning grants on the real Gold
             conn.execute(
                 sql.SQL("grant usage on schema {} to {}").format(
                     *map(sql.Identifier, (gold, DASHBOARDS_ROLE))
@@ -270,7 +270,7 @@ def test_export_writes_back_the_files_that_were_imported(private: Private, tmp_p
 def test_the_warehouse_role_reads_gold_and_nothing_else(ctx: Context) -> None:
     pg = Postgres(ctx)
     probe = sql.Identifier("gold", f"probe_{uuid.uuid4().hex[:8]}")
-    with pg.connect(APP_ROLE) as conn:
+    with pg.connect(TRANSFORM_ROLE) as conn:  # as dbt builds Gold
         conn.execute(sql.SQL("create table {} as select 1 as n").format(probe))
         conn.commit()
     try:
@@ -292,6 +292,6 @@ def test_the_warehouse_role_reads_gold_and_nothing_else(ctx: Context) -> None:
                 with pytest.raises(errors.InsufficientPrivilege):
                     conn.execute(forbidden)
     finally:
-        with pg.connect(APP_ROLE) as conn:
+        with pg.connect(TRANSFORM_ROLE) as conn:
             conn.execute(sql.SQL("drop table {}").format(probe))
             conn.commit()

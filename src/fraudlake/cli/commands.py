@@ -230,12 +230,12 @@ def lakehouse(ctx: Context, args: argparse.Namespace) -> int:
     step = args.action
     if step == "refresh":
         return _trigger(ctx, "lakehouse_refresh", args.wait)[0]
-    from fraudlake.platform.postgres import APP_ROLE, Postgres
+    from fraudlake.platform.postgres import TRANSFORM_ROLE, Postgres
     from fraudlake_lake import refresh
 
     if step == "build":
         _lake_load(ctx)
-    db, scope, state = Postgres(ctx).endpoint(APP_ROLE), refresh.Scope(), ctx.settings.home / "dbt"
+    db, scope, state = Postgres(ctx).endpoint(TRANSFORM_ROLE), refresh.Scope(), ctx.settings.home / "dbt"
     try:
         if step == "build":
             print(refresh.build(ctx, db, scope, state))

@@ -28,7 +28,7 @@ from fraudlake.platform import artifacts, dbt, process
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.flink import Flink
 from fraudlake.platform.minio import LAKE, Minio
-from fraudlake.platform.postgres import AIRFLOW_ROLE, APP_ROLE, SUPERUSER, Postgres
+from fraudlake.platform.postgres import AIRFLOW_ROLE, APP_ROLE, SUPERUSER, TRANSFORM_ROLE, Postgres
 from fraudlake.platform.service import Port, Service
 from fraudlake.platform.versions import AIRFLOW_VERSION
 
@@ -97,17 +97,21 @@ class Airflow(Service):
         """Airflow's configuration and connections, for the daemon and for `airflow` commands."""
         pg = Postgres(self.ctx)
         meta = pg.endpoint(AIRFLOW_ROLE, DATABASE)
-        app = pg.endpoint(APP_ROLE)
+        app, transform = pg.endpoint(APP_ROLE), pg.endpoint(TRANSFORM_ROLE)
         secrets = self.ctx.secrets
-        connections = {
-            "FRAUDLAKE_POSTGRES": {
+        postgres = {
+            name: {
                 "conn_type": "postgres",
-                "host": app.host,
-                "port": app.port,
-                "login": app.user,
-                "password": app.password,
-                "schema": app.database,
-            },
+                "host": endpoint.host,
+                "port": endpoint.port,
+                "login": endpoint.user,
+                "password": endpoint.password,
+                "schema": endpoint.database,
+            }
+            for name, endpoint in (("FRAUDLAKE_POSTGRES", app), ("FRAUDLAKE_TRANSFORM", transform))
+        }
+        connections = {
+            **postgres,
             "FRAUDLAKE_MINIO": {
                 "conn_type": "generic",
                 "host": Minio(self.ctx).endpoint,

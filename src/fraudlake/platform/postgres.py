@@ -1,7 +1,8 @@
 """PostgreSQL from Debian's packages, run by a dedicated OS user with its data in the state folder.
 
 Roles follow least privilege: `fraudlake_app` owns the platform database and writes operational
-data; `fraudlake_stream` (the streaming job) can connect and read the `ops` schema, nothing else;
+data and Bronze; `fraudlake_transform` (dbt) reads those and builds staging, silver and gold;
+`fraudlake_stream` (the streaming job) can connect and read the `ops` schema, nothing else;
 `fraudlake_dashboards` (Superset's warehouse connection) reads the `gold` schema, nothing else.
 """
 
@@ -24,6 +25,7 @@ from fraudlake.platform import artifacts, process
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.service import Port, Service
 from fraudlake.platform.versions import POSTGRES_MAJOR
+from fraudlake.topics import BRONZE_SCHEMA
 
 SUPERUSER = "postgres"
 APP_ROLE = "fraudlake_app"
@@ -34,6 +36,11 @@ SUPERSET_ROLE = "fraudlake_superset"
 """Owns the `superset` database (Superset's metadata); no access to the platform database."""
 DASHBOARDS_ROLE = "fraudlake_dashboards"
 """Superset's connection to the warehouse: read-only, schema `gold` only."""
+TRANSFORM_ROLE = "fraudlake_transform"
+"""dbt's: reads Bronze and `ops`, owns the schemas it builds (staging, silver, gold and the tests'
+prefixed ones); it cannot write Bronze or `ops`."""
+TRANSFORMED = ("staging", "silver", "gold")
+"""The platform's schemas dbt builds."""
 DATA_ROOT = Path("/var/lib/fraudlake")
 """Under root, where the dedicated OS user keeps the data folders (one per state folder)."""
 OPS_SCHEMA = "ops"
@@ -151,6 +158,7 @@ class Postgres(Service):
             AIRFLOW_ROLE: "pg_airflow_password",
             SUPERSET_ROLE: "pg_superset_password",
             DASHBOARDS_ROLE: "pg_dashboards_password",
+            TRANSFORM_ROLE: "pg_transform_password",
         }[role]
         return self.ctx.secrets[key]
 
@@ -172,14 +180,22 @@ class Postgres(Service):
                         sql.Identifier(database), sql.Identifier(reader)
                     )
                 )
+            self.ensure_role_and_database(conn, TRANSFORM_ROLE)
+            conn.execute(
+                sql.SQL("grant connect, create on database {} to {}").format(
+                    sql.Identifier(database), sql.Identifier(TRANSFORM_ROLE)
+                )
+            )
         with self.connect(SUPERUSER, database) as conn:
             conn.autocommit = True
             ident = {
                 "ops": sql.Identifier(OPS_SCHEMA),
+                "bronze": sql.Identifier(BRONZE_SCHEMA),
                 "gold": sql.Identifier(GOLD_SCHEMA),
                 "app": sql.Identifier(APP_ROLE),
                 "stream": sql.Identifier(STREAM_ROLE),
                 "dashboards": sql.Identifier(DASHBOARDS_ROLE),
+                "transform": sql.Identifier(TRANSFORM_ROLE),
             }
             for statement in (
                 "revoke create on schema public from public",
@@ -188,14 +204,30 @@ class Postgres(Service):
                 "grant usage on schema {ops} to {stream}",
                 "grant select on all tables in schema {ops} to {stream}",
                 "alter default privileges for role {app} in schema {ops} grant select on tables to {stream}",
-                # dbt (as the app role) rebuilds Gold's tables on every run: default privileges
-                # give each new table to the dashboards' reader.
-                "create schema if not exists {gold} authorization {app}",
+                # the transform reads what the app role writes (Bronze, ops, the tests' private
+                # Bronze schemas), now and later
+                "create schema if not exists {bronze} authorization {app}",
+                "grant usage on schema {ops}, {bronze} to {transform}",
+                "grant select on all tables in schema {ops}, {bronze} to {transform}",
+                "alter default privileges for role {app} grant usage on schemas to {transform}",
+                "alter default privileges for role {app} grant select on tables to {transform}",
+                # ... and the app role (tests, the CLI) reads what dbt builds
+                "alter default privileges for role {transform} grant usage on schemas to {app}",
+                "alter default privileges for role {transform} grant select on tables to {app}",
+                # dbt rebuilds Gold's tables on every run: default privileges give each new table
+                # to the dashboards' reader.
+                "create schema if not exists {gold} authorization {transform}",
                 "revoke all on schema {gold} from public",
                 "grant usage on schema {gold} to {dashboards}",
+                "alter default privileges for role {transform} in schema {gold} "
+                "grant select on tables to {dashboards}",
+            ):
+                conn.execute(sql.SQL(statement).format(**ident))
+            hand_over(conn, TRANSFORMED, APP_ROLE, TRANSFORM_ROLE)
+            for statement in (
                 "grant select on all tables in schema {gold} to {dashboards}",
                 "alter default privileges for role {app} in schema {gold} "
-                "grant select on tables to {dashboards}",
+                "revoke select on tables from {dashboards}",
             ):
                 conn.execute(sql.SQL(statement).format(**ident))
         with self.connect(APP_ROLE, database) as conn:
@@ -223,7 +255,8 @@ class Postgres(Service):
         host, port, db = self.settings.bind_host, self.settings.pg_port, self.settings.pg_database
         roles = {}
         for role, purpose in (
-            (APP_ROLE, "read/write"),
+            (APP_ROLE, "read/write: ops and bronze (the loader, the CLI); reads what dbt builds"),
+            (TRANSFORM_ROLE, "dbt: reads bronze and ops, builds staging, silver and gold"),
             (STREAM_ROLE, "read-only: ops schema"),
             (DASHBOARDS_ROLE, "read-only: gold schema (Superset)"),
             (SUPERUSER, "admin"),
@@ -295,6 +328,36 @@ class Postgres(Service):
 
     def owned_paths(self) -> list[Path]:
         return [self.owned_folder] if self.os_user is not None else []
+
+
+def hand_over(conn: psycopg.Connection[Any], schemas: tuple[str, ...], before: str, after: str) -> None:
+    """Schemas dbt built as `before` (versions before the transform role), and what they hold,
+    now owned by `after`, who reads them to the app role as its default privileges do for new ones."""
+    for schema in schemas:
+        owner = conn.execute(
+            "select pg_get_userbyid(nspowner) from pg_namespace where nspname = %s", [schema]
+        ).fetchone()
+        if owner is None:
+            continue
+        name = sql.Identifier(schema)
+        if owner[0] == before:
+            conn.execute(sql.SQL("alter schema {} owner to {}").format(name, sql.Identifier(after)))
+        owned = conn.execute(
+            "select c.relname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace "
+            "where n.nspname = %s and c.relkind in ('r', 'v', 'm', 'p') and pg_get_userbyid(c.relowner) = %s",
+            [schema, before],
+        ).fetchall()
+        for relation, kind in owned:
+            what = {"v": "view", "m": "materialized view"}.get(kind, "table")
+            conn.execute(
+                sql.SQL("alter {} {}.{} owner to {}").format(
+                    sql.SQL(what), name, sql.Identifier(relation), sql.Identifier(after)
+                )
+            )
+        conn.execute(sql.SQL("grant usage on schema {} to {}").format(name, sql.Identifier(before)))
+        conn.execute(
+            sql.SQL("grant select on all tables in schema {} to {}").format(name, sql.Identifier(before))
+        )
 
 
 def _ensure_os_user(user: str) -> None:

@@ -15,6 +15,7 @@ _NAMES = (
     "airflow_admin_password",
     "pg_superset_password",
     "pg_dashboards_password",
+    "pg_transform_password",
     "superset_admin_password",
     "superset_secret_key",
     "minio_root_user",
