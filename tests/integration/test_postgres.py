@@ -14,10 +14,12 @@ import pytest
 from psycopg import sql
 
 from fraudlake.platform.postgres import (
+    AIRFLOW_ROLE,
     APP_ROLE,
     DATA_ROOT,
     OPS_SCHEMA,
     STREAM_ROLE,
+    SUPERSET_ROLE,
     SUPERUSER,
     TRANSFORM_ROLE,
     Postgres,
@@ -181,3 +183,14 @@ def test_schemas_dbt_built_as_the_app_role_are_handed_to_the_transform_role(post
         with postgres.connect(SUPERUSER) as conn:
             conn.execute(sql.SQL("drop schema if exists {} cascade").format(name))
             conn.commit()
+
+
+@pytest.mark.parametrize("role", [AIRFLOW_ROLE, SUPERSET_ROLE])
+def test_the_metadata_roles_reach_their_own_database_and_not_the_platforms(
+    postgres: Postgres, role: str
+) -> None:
+    own = {AIRFLOW_ROLE: "airflow", SUPERSET_ROLE: "superset"}[role]
+    with postgres.connect(role, own) as conn:
+        assert conn.execute("select current_user, current_database()").fetchone() == (role, own)
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        postgres.connect(role).close()
