@@ -299,12 +299,29 @@ def _tuned_candidate(folder: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("rules", ["v1", "tuned"])
+@pytest.fixture
+def parallel_job(ctx: Context, request: pytest.FixtureRequest) -> Iterator[ScoringJob]:
+    scoring = ScoringJob.create(ctx, parallelism=request.param)
+    yield scoring
+    scoring.close()
+
+
+@pytest.mark.parametrize(
+    ("rules", "parallel_job"), [("v1", 1), ("tuned", 2)], indirect=["parallel_job"], ids=["v1-p1", "tuned-p2"]
+)
 def test_parity_with_batch_scorer_on_10k_simulated_payments(
-    job: ScoringJob, ctx: Context, tmp_path: Path, rules: str
+    parallel_job: ScoringJob, ctx: Context, tmp_path: Path, rules: str
 ) -> None:
+    """At parallelism 2 (two slots, customers split between them by key) as at 1, the stream's
+    decisions equal the batch scorer's."""
+    job = parallel_job
     rules_file = _tuned_candidate(tmp_path) if rules == "tuned" else ruleset.DEFAULT_RULES
     job.start(rules_file)
+    if job.spec.parallelism > 1:
+        found = job.jobs.find(job.spec.name)
+        assert found is not None
+        detail = job.jobs.flink.rest(f"/jobs/{found['jid']}")
+        assert 2 in {v["parallelism"] for v in detail["vertices"]}, detail["vertices"]
     now = int(time.time() * 1000)
     # another seed per rules file: other customers, whose profiles no earlier run left behind
     seed = {"v1": 4, "tuned": 5}[rules]

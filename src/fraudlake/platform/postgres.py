@@ -47,6 +47,44 @@ OPS_SCHEMA = "ops"
 GOLD_SCHEMA = "gold"
 
 
+NAMES = {
+    "ops": OPS_SCHEMA,
+    "bronze": BRONZE_SCHEMA,
+    "gold": GOLD_SCHEMA,
+    "app": APP_ROLE,
+    "stream": STREAM_ROLE,
+    "dashboards": DASHBOARDS_ROLE,
+    "transform": TRANSFORM_ROLE,
+}
+SCHEMA_GRANTS = (
+    "revoke create on schema public from public",
+    "create schema if not exists {ops} authorization {app}",
+    "revoke all on schema {ops} from public",
+    "grant usage on schema {ops} to {stream}",
+    "grant select on all tables in schema {ops} to {stream}",
+    "alter default privileges for role {app} in schema {ops} grant select on tables to {stream}",
+    # the transform reads what the app role writes (Bronze, ops, the tests' private Bronze
+    # schemas), now and later
+    "create schema if not exists {bronze} authorization {app}",
+    "grant usage on schema {ops}, {bronze} to {transform}",
+    "grant select on all tables in schema {ops}, {bronze} to {transform}",
+    "alter default privileges for role {app} grant usage on schemas to {transform}",
+    "alter default privileges for role {app} grant select on tables to {transform}",
+    # ... and the app role (tests, the CLI) reads what dbt builds
+    "alter default privileges for role {transform} grant usage on schemas to {app}",
+    "alter default privileges for role {transform} grant select on tables to {app}",
+    # dbt rebuilds Gold's tables on every run: default privileges give each new table to the
+    # dashboards' reader
+    "create schema if not exists {gold} authorization {transform}",
+    "revoke all on schema {gold} from public",
+    "grant usage on schema {gold} to {dashboards}",
+    "grant select on all tables in schema {gold} to {dashboards}",
+    "alter default privileges for role {transform} in schema {gold} grant select on tables to {dashboards}",
+)
+"""What the platform database grants, in order, with NAMES filled in; docker/postgres's script runs
+the same statements (a test compares them)."""
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """Where and as whom to connect: from the platform's secrets, or from an Airflow connection."""
@@ -188,48 +226,15 @@ class Postgres(Service):
             )
         with self.connect(SUPERUSER, database) as conn:
             conn.autocommit = True
-            ident = {
-                "ops": sql.Identifier(OPS_SCHEMA),
-                "bronze": sql.Identifier(BRONZE_SCHEMA),
-                "gold": sql.Identifier(GOLD_SCHEMA),
-                "app": sql.Identifier(APP_ROLE),
-                "stream": sql.Identifier(STREAM_ROLE),
-                "dashboards": sql.Identifier(DASHBOARDS_ROLE),
-                "transform": sql.Identifier(TRANSFORM_ROLE),
-            }
-            for statement in (
-                "revoke create on schema public from public",
-                "create schema if not exists {ops} authorization {app}",
-                "revoke all on schema {ops} from public",
-                "grant usage on schema {ops} to {stream}",
-                "grant select on all tables in schema {ops} to {stream}",
-                "alter default privileges for role {app} in schema {ops} grant select on tables to {stream}",
-                # the transform reads what the app role writes (Bronze, ops, the tests' private
-                # Bronze schemas), now and later
-                "create schema if not exists {bronze} authorization {app}",
-                "grant usage on schema {ops}, {bronze} to {transform}",
-                "grant select on all tables in schema {ops}, {bronze} to {transform}",
-                "alter default privileges for role {app} grant usage on schemas to {transform}",
-                "alter default privileges for role {app} grant select on tables to {transform}",
-                # ... and the app role (tests, the CLI) reads what dbt builds
-                "alter default privileges for role {transform} grant usage on schemas to {app}",
-                "alter default privileges for role {transform} grant select on tables to {app}",
-                # dbt rebuilds Gold's tables on every run: default privileges give each new table
-                # to the dashboards' reader.
-                "create schema if not exists {gold} authorization {transform}",
-                "revoke all on schema {gold} from public",
-                "grant usage on schema {gold} to {dashboards}",
-                "alter default privileges for role {transform} in schema {gold} "
-                "grant select on tables to {dashboards}",
-            ):
-                conn.execute(sql.SQL(statement).format(**ident))
+            names = {key: sql.Identifier(name) for key, name in NAMES.items()}
+            for statement in SCHEMA_GRANTS:
+                conn.execute(sql.SQL(statement).format(**names))
             hand_over(conn, TRANSFORMED, APP_ROLE, TRANSFORM_ROLE)
-            for statement in (
-                "grant select on all tables in schema {gold} to {dashboards}",
-                "alter default privileges for role {app} in schema {gold} "
-                "revoke select on tables from {dashboards}",
-            ):
-                conn.execute(sql.SQL(statement).format(**ident))
+            # until the transform role, dbt's Gold tables were the app role's
+            conn.execute(
+                sql.SQL("alter default privileges for role {app} in schema {gold} ").format(**names)
+                + sql.SQL("revoke select on tables from {dashboards}").format(**names)
+            )
         with self.connect(APP_ROLE, database) as conn:
             for ddl in ops.statements():
                 conn.execute(ddl)
