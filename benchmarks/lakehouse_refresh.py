@@ -56,13 +56,12 @@ class Lake:
         self.ctx = ctx
         suffix = uuid.uuid4().hex[:6]
         self.topics = {kind: f"bench-lh-{kind}-{suffix}" for kind in KINDS}
-        self.bucket = f"bench-lh-{suffix}"
+        self.bucket = bronze.BUCKET  # the lake's MinIO user reads that bucket only; the topics are private
         self.schema = f"bench_bronze_{suffix}"
         self.prefix = f"bench{suffix}_"
         self.kafka = Kafka(ctx)
         self.kafka.create_topics(dict.fromkeys(self.topics.values(), 6))
         self.client = Minio(ctx).client()
-        self.client.make_bucket(self.bucket)
         self.producer = Producer({"bootstrap.servers": self.kafka.bootstrap, "linger.ms": 50})
         self.sent = 0
 
@@ -150,9 +149,7 @@ class Lake:
                 conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
             conn.commit()
         self.kafka.delete_topics(*self.topics.values())
-        for entry in self.client.list_objects(self.bucket, recursive=True):
-            self.client.remove_object(self.bucket, entry.object_name)
-        self.client.remove_bucket(self.bucket)
+        bronze.remove_topics(self.client, self.bucket, self.topics.values())
 
 
 def refresh(airflow: Airflow, lake: Lake) -> dict[str, Any]:

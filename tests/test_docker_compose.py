@@ -158,7 +158,7 @@ def test_the_compose_database_gets_the_roles_and_grants_of_the_local_platform() 
     assert set(re.findall(r"^create role (\w+)", script, re.M)) == roles
     granted = [s for s in statements if s in {" ".join(t.format(**NAMES).split()) for t in SCHEMA_GRANTS}]
     assert granted == [" ".join(t.format(**NAMES).split()) for t in SCHEMA_GRANTS], "the same, in order"
-    assert f'grant connect, create on database :"db" to {TRANSFORM_ROLE}' in statements
+    assert f'grant connect, create, temporary on database :"db" to {TRANSFORM_ROLE}' in statements
 
 
 def test_the_compose_minio_gets_the_users_and_policies_of_the_local_platform() -> None:

@@ -24,7 +24,7 @@ revoke all on database superset from public;
 create database :"db" owner fraudlake_app;
 revoke all on database :"db" from public;
 grant connect on database :"db" to fraudlake_stream, fraudlake_dashboards;
-grant connect, create on database :"db" to fraudlake_transform;
+grant connect, create, temporary on database :"db" to fraudlake_transform;
 \connect :"db"
 revoke create on schema public from public;
 create schema if not exists ops authorization fraudlake_app;

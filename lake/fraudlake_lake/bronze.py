@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -123,6 +124,15 @@ def object_key(topic: str, partition: int, first: int, last: int, hour: int) -> 
     """The object of a batch's records in event hour `hour` (hours since the epoch)."""
     when = datetime.fromtimestamp(hour * 3600, UTC)
     return f"{topic}/dt={when:%Y-%m-%d}/hour={when:%H}/{topic}-{partition}-{first:020d}-{last:020d}.parquet"
+
+
+def remove_topics(client: Any, bucket: str, topics: Iterable[str]) -> None:
+    """Every object of `topics` in `bucket`, their Parquet files and their batch files: how the
+    tests and benchmarks clean up the private topics they land in `bronze`."""
+    for topic in topics:
+        for prefix in (f"{topic}/", f"{BATCHES}/{topic}/"):
+            for entry in client.list_objects(bucket, prefix=prefix, recursive=True):
+                client.remove_object(bucket, entry.object_name)
 
 
 def schema(kind: str) -> Any:

@@ -1,4 +1,5 @@
-"""Bronze batches written as the sink writes them, into a private bucket, loaded into a private schema."""
+"""Bronze batches written as the sink writes them, under private topics in the `bronze` bucket (the
+lake's MinIO user reads that bucket only), loaded into a private schema."""
 
 from __future__ import annotations
 
@@ -22,10 +23,9 @@ class Landed:
         suffix = uuid.uuid4().hex[:8]
         self.topics = {kind: f"test-{kind}-{suffix}" for kind in bronze.RECORDS}
         """platform topic -> the private topic standing in for it"""
-        self.bucket = f"test-lake-{suffix}"
+        self.bucket = bronze.BUCKET
         self.schema = f"test_bronze_{suffix}"
         self.client = Minio(ctx).client()
-        self.client.make_bucket(self.bucket)
 
     def batch(
         self,
@@ -67,6 +67,7 @@ class Landed:
             for schema in (self.schema, *schemas):
                 conn.execute(sql.SQL("drop schema if exists {} cascade").format(sql.Identifier(schema)))
             conn.commit()
+        bronze.remove_topics(self.client, self.bucket, self.topics.values())
 
 
 def refresh(ctx: Context, landed: Landed, **conf: Any) -> tuple[Run, str]:

@@ -374,9 +374,10 @@ def _endpoint(name: str, connection: dict[str, Any]) -> tuple[str, str]:
     if name == "kafka":
         return connection["bootstrap_servers"], "none (PLAINTEXT on localhost)"
     if name == "minio":
-        secret = connection.get("secret_key", "***")
+        users = [(connection["access_key"], connection.get("secret_key", "***"))]
+        users += [(user, entry.get("secret_key", "***")) for user, entry in connection["users"].items()]
         return f"{connection['endpoint']}  console {connection['console']}", (
-            f"{connection['access_key']}/{secret}"
+            ", ".join(f"{user}/{secret}" for user, secret in users)
         )
     if name in ("airflow", "superset"):
         return connection["url"], f"{connection['user']}/{connection.get('password', '***')}"

@@ -220,7 +220,7 @@ class Postgres(Service):
                 )
             self.ensure_role_and_database(conn, TRANSFORM_ROLE)
             conn.execute(
-                sql.SQL("grant connect, create on database {} to {}").format(
+                sql.SQL("grant connect, create, temporary on database {} to {}").format(
                     sql.Identifier(database), sql.Identifier(TRANSFORM_ROLE)
                 )
             )
