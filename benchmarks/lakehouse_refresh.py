@@ -108,7 +108,7 @@ class Lake:
             self.ctx,
             {topic: kind for kind, topic in self.topics.items()},
             bucket=self.bucket,
-            group_id=f"bench-lh-{self.bucket}",
+            group_id=f"bench-lh-{self.schema}",
             minio=self.client,
         )
 
@@ -126,9 +126,12 @@ class Lake:
     def read_all_objects(self) -> dict[str, Any]:
         started = time.monotonic()
         objects = rows = size = 0
-        for entry in self.client.list_objects(self.bucket, recursive=True):
-            if entry.object_name.startswith(bronze.BATCHES):
-                continue
+        entries = [
+            entry
+            for topic in self.topics.values()
+            for entry in self.client.list_objects(self.bucket, prefix=f"{topic}/", recursive=True)
+        ]
+        for entry in entries:
             data = read_object(self.client, self.bucket, entry.object_name)
             rows += bronze.read_parquet(data).num_rows
             objects, size = objects + 1, size + len(data)

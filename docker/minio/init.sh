@@ -7,7 +7,12 @@ mc mb --ignore-existing lake/bronze lake/flink
 add() {
   mc admin policy create lake "$1" "/init/$1.json"
   mc admin user add lake "$1" "$2"
-  mc admin policy attach lake "$1" --user "$1" || true  # already attached on a second run
+  if ! out=$(mc admin policy attach lake "$1" --user "$1" 2>&1); then
+    case "$out" in
+      *"already"*) ;;  # a second run: attached before
+      *) echo "$out" >&2; exit 1 ;;
+    esac
+  fi
 }
 add fraudlake-flink "$MINIO_FLINK_PASSWORD"
 add fraudlake-sink "$MINIO_SINK_PASSWORD"

@@ -99,7 +99,7 @@ class Settings(BaseModel):
         shown="<checkout>/.fraudlake",
     )
     cache_dir: Folder = setting(None, "Shared cache of jars, binaries, venvs", shown="~/.cache/fraudlake")
-    bind_host: str = setting(
+    bind_host: Annotated[str, AfterValidator(_ipv4_or_name)] = setting(
         "127.0.0.1", "Address every service listens on (loopback only, unless the next is true)"
     )
     allow_remote_bind: bool = setting(
@@ -273,12 +273,19 @@ class Settings(BaseModel):
 
 
 def _loopback(host: str) -> bool:
+    """127.0.0.0/8 or localhost (an IPv6 literal is refused before: URLs are built as host:port)."""
     if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _ipv4_or_name(host: str) -> str:
+    if ":" in host:
+        raise refuse("an IPv4 address or a host name (URLs are built as host:port)", host)
+    return host
 
 
 def variable(field: str) -> str:

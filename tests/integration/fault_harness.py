@@ -146,8 +146,12 @@ def stale_airflow(ctx: Context, since_ms: int) -> str | None:
     """Airflow's components whose latest heartbeat is older than `since_ms`: its health endpoint
     calls a killed scheduler healthy until that heartbeat ages (30 s), so only a heartbeat after the
     fault shows a component that is back."""
+    try:
+        report = Airflow(ctx).health_report()
+    except (OSError, ValueError) as exc:  # the API server itself is not back yet
+        return f"airflow: {exc}"
     stale = []
-    for part, state in Airflow(ctx).health_report().items():
+    for part, state in report.items():
         beat = next((v for k, v in state.items() if k.endswith("_heartbeat")), "")
         if beat is None or (beat and datetime.fromisoformat(beat).timestamp() * 1000 < since_ms):
             stale.append(part)

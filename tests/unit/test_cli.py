@@ -202,3 +202,24 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> Non
     assert done.stdout == "line 0\nline 1\n"
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
     assert done.stderr.strip().endswith("exit 141")
+
+
+def test_a_new_state_folder_gets_its_marker_before_anything_else_is_written(tmp_path: Path) -> None:
+    """`up` takes the lifecycle lock (a file in run/) before it makes the folders: the folder is
+    claimed first, or the lock file would make it look like someone else's."""
+    from fraudlake.platform.supervision import Store
+
+    ctx = Context(Settings.from_env({"FRAUDLAKE_HOME": str(tmp_path / "new")}))
+    with Store.of(ctx).lifecycle():
+        ctx.ensure_dirs()
+    assert (tmp_path / "new" / ".fraudlake-state").is_file()
+    assert (tmp_path / "new" / "run" / "lifecycle.lock").exists()
+
+
+def test_every_command_claims_a_missing_state_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FRAUDLAKE_HOME", str(tmp_path / "new"))
+    monkeypatch.setenv("FRAUDLAKE_PG_PORT", "29998")
+    cli.main(["status", "--json"])
+    assert (tmp_path / "new" / ".fraudlake-state").is_file()

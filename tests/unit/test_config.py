@@ -54,6 +54,7 @@ def test_environment_overrides_defaults(tmp_path: Path) -> None:
         ("FRAUDLAKE_FLINK_STATE_STORAGE", "hdfs", "expected one of s3, local"),
         ("FRAUDLAKE_PG_DATABASE", "fraud-lake; drop", "a SQL name"),
         ("FRAUDLAKE_ALLOW_REMOTE_BIND", "perhaps", "expected true or false, got 'perhaps'"),
+        ("FRAUDLAKE_BIND_HOST", "::1", "expected an IPv4 address or a host name"),
     ],
 )
 def test_bad_value_names_the_variable(variable: str, value: str, message: str) -> None:
@@ -71,7 +72,7 @@ def test_two_services_on_one_port_is_refused() -> None:
         Settings.from_env({"FRAUDLAKE_MINIO_PORT": "19092"})
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "::", "fraudlake.internal"])  # noqa: S104
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.1.2.3", "fraudlake.internal"])  # noqa: S104
 def test_a_bind_beyond_loopback_is_refused_naming_what_has_no_authentication(host: str) -> None:
     with pytest.raises(ConfigError) as error:
         Settings.from_env({"FRAUDLAKE_BIND_HOST": host})
@@ -83,7 +84,7 @@ def test_a_bind_beyond_loopback_is_refused_naming_what_has_no_authentication(hos
     assert opted_in.bind_host == host
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost"])
 def test_a_loopback_bind_needs_no_opt_in(host: str) -> None:
     assert Settings.from_env({"FRAUDLAKE_BIND_HOST": host}).bind_host == host
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from fraudlake.backtest import command as backtest
 from fraudlake.cli.commands import COMMANDS
 from fraudlake.config import ConfigError, Settings
+from fraudlake.platform import state_folder
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 from fraudlake_flink.spec import JOB_NAME
@@ -136,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         ctx = Context(Settings.from_env())
+        if args.command != "reset":  # reset claims only a folder that exists
+            state_folder.claim(ctx.settings.home)
         code = COMMANDS[args.command](ctx, args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
         return code

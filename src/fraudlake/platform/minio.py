@@ -41,8 +41,13 @@ class Identity:
 
 
 ADMIN = Identity("", "minio_root_password", purpose="root: provisioning")
+_MULTIPART = ("s3:ListBucketMultipartUploads", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload")
 FLINK = Identity(
-    "fraudlake-flink", "minio_flink_password", ("flink",), ("s3:*",), "Flink's checkpoints and savepoints"
+    "fraudlake-flink",
+    "minio_flink_password",
+    ("flink",),
+    (*_READ, *_MULTIPART, "s3:PutObject", "s3:DeleteObject"),
+    "Flink's checkpoints and savepoints (written, read, deleted; the bucket's settings untouched)",
 )
 SINK = Identity(
     "fraudlake-sink",

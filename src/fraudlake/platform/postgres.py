@@ -8,6 +8,7 @@ data and Bronze; `fraudlake_transform` (dbt) reads those and builds staging, sil
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import pwd
@@ -21,7 +22,7 @@ import psycopg
 from psycopg import sql
 
 from fraudlake import ops
-from fraudlake.platform import artifacts, process
+from fraudlake.platform import artifacts, process, state_folder
 from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.service import Port, Service
 from fraudlake.platform.versions import POSTGRES_MAJOR
@@ -323,10 +324,25 @@ class Postgres(Service):
         folder = self.owned_folder
         folder.mkdir(mode=0o700, exist_ok=True)
         os.chown(folder, entry.pw_uid, entry.pw_gid)
-        (folder / "STATE_FOLDER").write_text(f"{self.settings.home}\n")
+        home, install = self.settings.home, state_folder.install_id(self.settings.home)
+        record = folder / "STATE_FOLDER"
+        kept = record.read_text().split() if record.exists() else []
+        if len(kept) == 2 and kept[1] != install and self.datadir.exists():
+            # an earlier state folder at this path was deleted, and its passwords with it: its data
+            # went with it too when it lived in the state folder, and goes now
+            shutil.rmtree(self.datadir)
+            with self.log_file("postgres").open("a") as log:
+                log.write(f"\n--- removed {self.datadir}: the data of a deleted state folder at {home}\n")
+        record.write_text(f"{home}\n{install}\n")
         link = self.ctx.data("postgres")
-        if link.is_dir() and not link.is_symlink() and not self.datadir.exists():
-            shutil.move(link, self.datadir)
+        if link.is_dir() and not link.is_symlink():
+            if self.datadir.exists():
+                raise PlatformError(
+                    self.name,
+                    f"two data folders: {link} (an earlier version's) and {self.datadir}",
+                    "keep the one you want: move the other away, then run `fraudlake up` again",
+                )
+            _move(link, self.datadir, entry.pw_uid, entry.pw_gid)
         if not link.is_symlink():
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(self.datadir)
@@ -363,6 +379,23 @@ def hand_over(conn: psycopg.Connection[Any], schemas: tuple[str, ...], before: s
         conn.execute(
             sql.SQL("grant select on all tables in schema {} to {}").format(name, sql.Identifier(before))
         )
+
+
+def _move(source: Path, target: Path, uid: int, gid: int) -> None:
+    """Move a stopped server's data folder; across file systems a copy, owned as before (a plain
+    copy as root would leave root's files the server cannot open), then the original removed."""
+    try:
+        source.rename(target)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    shutil.copytree(source, target, symlinks=True)
+    for folder, _, files in os.walk(target):
+        os.lchown(folder, uid, gid)
+        for name in files:
+            os.lchown(Path(folder) / name, uid, gid)
+    shutil.rmtree(source)
 
 
 def _ensure_os_user(user: str) -> None:

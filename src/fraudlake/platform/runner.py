@@ -142,14 +142,18 @@ def reset(ctx: Context, out: TextIO, confirm: Callable[[str], bool]) -> bool:
     """Stop everything and delete data, logs and secrets of this checkout (not the cache): the
     state folder, once it shows it is one (`state_folder.claim`)."""
     home = ctx.settings.home
-    if not home.exists():
+    elsewhere = [path for service in services(ctx) for path in service.owned_paths() if path.exists()]
+    if not home.exists() and not elsewhere:
         out.write(f"  nothing to delete: {home} does not exist\n")
         return True
-    state_folder.claim(home)
-    if not confirm(f"Delete all fraudlake data, logs and secrets under {home}?"):
+    if home.exists():
+        state_folder.claim(home)
+    where = ", ".join(map(str, [home, *elsewhere]))
+    if not confirm(f"Delete all fraudlake data, logs and secrets under {where}?"):
         return False
-    down(ctx, out)
-    for path in [*(p for s in services(ctx) for p in s.owned_paths() if p.exists()), home]:
+    if home.exists():
+        down(ctx, out)
+    for path in [*elsewhere, home]:
         shutil.rmtree(path, ignore_errors=True)
         out.write(f"  removed {path}\n")
     return True

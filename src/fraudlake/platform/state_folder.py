@@ -3,6 +3,8 @@ folder, only ever deletes one fraudlake made: `FRAUDLAKE_HOME=~` must not wipe a
 
 from __future__ import annotations
 
+import re
+import secrets
 from pathlib import Path
 
 from fraudlake.platform.errors import PlatformError
@@ -25,4 +27,20 @@ def claim(home: Path) -> None:
             "point FRAUDLAKE_HOME at a new or empty folder (reset deletes the whole state folder)",
         )
     home.mkdir(parents=True, exist_ok=True)
-    marker.write_text("fraudlake's state folder: `fraudlake reset` deletes all of it\n")
+    marker.write_text(
+        f"fraudlake's state folder: `fraudlake reset` deletes all of it\ninstall {secrets.token_hex(8)}\n"
+    )
+
+
+def install_id(home: Path) -> str:
+    """This state folder's random id, written with its marker: what fraudlake keeps outside the
+    folder (PostgreSQL's data under root) carries it, so data an earlier state folder left at the
+    same path is told apart."""
+    claim(home)
+    marker = home / MARKER
+    found = re.search(r"^install (\w+)$", marker.read_text(), re.M)
+    if found is None:  # a marker from before the id
+        identity = secrets.token_hex(8)
+        marker.write_text(marker.read_text() + f"install {identity}\n")
+        return identity
+    return found.group(1)

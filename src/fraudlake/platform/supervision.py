@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from fraudlake.platform import locks, process
+from fraudlake.platform import locks, process, state_folder
 from fraudlake.platform.context import Context
 from fraudlake.platform.daemon import Daemon
 from fraudlake.platform.service import Service
@@ -84,6 +84,8 @@ class Store:
 
     @classmethod
     def of(cls, ctx: Context) -> Store:
+        """The store of this state folder (claimed first: its lock is often the first file in it)."""
+        state_folder.claim(ctx.settings.home)
         return cls(ctx.settings.run_dir)
 
     def __init__(self, run_dir: Path) -> None:
