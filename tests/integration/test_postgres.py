@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from fraudlake.platform import state_folder
 from fraudlake.platform.postgres import (
     AIRFLOW_ROLE,
     APP_ROLE,
@@ -111,7 +112,8 @@ def test_under_root_the_data_folder_is_the_dedicated_users_own_outside_the_check
     assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (0, 0o755)
     assert (folder / "PG_VERSION").is_file()
     assert postgres.ctx.data("postgres").resolve() == folder, "the state folder links to it"
-    assert (folder.parent / "STATE_FOLDER").read_text().strip() == str(postgres.settings.home)
+    home = postgres.settings.home
+    assert (folder.parent / "STATE_FOLDER").read_text().split() == [str(home), state_folder.install_id(home)]
 
 
 def test_the_transform_role_reads_bronze_and_ops_and_builds_only_its_own_schemas(
