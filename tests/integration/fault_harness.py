@@ -274,10 +274,13 @@ class Ledger:
             self.payments[(partition, offset)] = payment_id if isinstance(payment_id, str) else None
             self.positions[partition] = offset + 1
         elif topic == PAYMENT_SCORES.name:
-            self.decisions[orjson.loads(value)["payment_id"]] += 1
+            # what is not a decision (the Kafka tests' probe records) is no one's decision
+            decided = orjson.loads(value).get("payment_id")
+            if isinstance(decided, str):
+                self.decisions[decided] += 1
         else:
             letter = orjson.loads(value)
-            if letter["source_topic"] == PAYMENTS.name:
+            if letter.get("source_topic") == PAYMENTS.name:
                 self.dead_letters[(int(letter["source_partition"]), int(letter["source_offset"]))] += 1
 
     def account(self, ends: dict[int, int]) -> Accounting:
