@@ -44,13 +44,21 @@ def main(names: list[str]) -> int:
         print(f"{time.monotonic() - began:6.0f} s  {json.dumps(asdict(outcome))}", flush=True)
 
     outcomes = with_demo(ctx, lambda: run(ctx, faults, report))
-    print(table(outcomes))
+    rows = {o.fault: asdict(o) for o in outcomes}
+    dates = [time.strftime("%Y-%m-%d %H:%M")]
+    if names and RESULTS.exists():  # a rerun of some faults keeps the other rows of the last run
+        earlier = json.loads(RESULTS.read_text())
+        rows = {row["fault"]: row for row in earlier["outcomes"]} | rows
+        dates += earlier.get("dates", [earlier.get("date")])
+    order = ["none (baseline)", *(f.name for f in FAULTS)]
+    merged = [Outcome(**rows[name]) for name in order if name in rows]
+    print(table(merged))
     results = {
-        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "dates": dates,
         "suite_seconds": round(time.monotonic() - began),
-        "longest_recovery_s": max(o.recovery_s for o in outcomes),
-        "clean": all(o.clean for o in outcomes),
-        "outcomes": [asdict(o) for o in outcomes],
+        "longest_recovery_s": max(o.recovery_s for o in merged),
+        "clean": all(o.clean for o in merged),
+        "outcomes": [asdict(o) for o in merged],
     }
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     return 0 if results["clean"] else 1
