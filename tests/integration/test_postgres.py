@@ -96,13 +96,19 @@ def test_server_runs_as_dedicated_non_root_user_and_group(postgres: Postgres) ->
     assert gid != 0 and "0" not in groups, "no root group either"
 
 
-def test_under_root_the_data_folder_is_the_dedicated_users_own_outside_the_checkout(
+def test_the_data_folder_is_the_server_users_own_and_under_root_outside_the_checkout(
     postgres: Postgres,
 ) -> None:
-    """Reaching a folder in the checkout would need search permission for everyone on each parent."""
-    if os.geteuid() != 0:
-        pytest.skip("the server runs as ourselves, its data in the state folder")
+    """Under root, reaching a folder in the checkout would need search permission for everyone on
+    each parent: the dedicated user's folder lives below DATA_ROOT. Run as anyone else, the server
+    runs as that user, its data in the state folder."""
     folder = postgres.datadir
+    assert (folder / "PG_VERSION").is_file()
+    if os.geteuid() != 0:
+        assert folder == postgres.ctx.data("postgres") and postgres.owned_paths() == []
+        info = folder.stat()
+        assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (os.geteuid(), 0o700)
+        return
     assert folder.parent.parent == DATA_ROOT and folder.parent == postgres.owned_folder
     owner = pwd.getpwnam(postgres.settings.pg_os_user).pw_uid
     for path in (folder, folder.parent):
