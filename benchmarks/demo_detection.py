@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--bucket", type=float, help="minutes of event time per row (default: one row)")
     args = parser.parse_args()
     settings = Settings.from_env()
-    bootstrap = f"{settings.bind_host}:{settings.kafka_port}"
+    bootstrap = settings.kafka_bootstrap
     now = int(time.time() * 1000)
     since = now - int(args.minutes * MINUTE_MS)
     truth = {

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -88,13 +90,23 @@ def test_compose_runs_the_same_system() -> None:
         "flink-jobmanager",
         "flink-taskmanager",
         "superset",
+        *FRAUDLAKE_SERVICES,
     } <= set(services)
     for name, service in services.items():
         image = service.get("image", "")
         assert ":" in image and not image.endswith(":latest"), f"{name} pins its image tag"
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), f"{name} binds {port} to localhost only"
-    for name in ("postgres", "minio", "kafka-1", "kafka-2", "kafka-3", "flink-jobmanager", "superset"):
+    for name in (
+        "postgres",
+        "minio",
+        "kafka-1",
+        "kafka-2",
+        "kafka-3",
+        "flink-jobmanager",
+        "superset",
+        "airflow-api-server",
+    ):
         assert "healthcheck" in services[name], f"{name} has a health check"
 
 
@@ -172,3 +184,114 @@ def test_the_compose_minio_gets_the_users_and_policies_of_the_local_platform() -
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     flink = services["flink-jobmanager"]["environment"]["FLINK_PROPERTIES"]
     assert "s3.access-key: fraudlake-flink" in flink and "MINIO_ROOT" not in flink
+
+
+def _container_env(service: dict[str, Any]) -> dict[str, str]:
+    """A service's environment as compose would give it, each `${NAME:?...}` set to `value-NAME`."""
+
+    def resolve(value: object) -> str:
+        def one(match: re.Match[str]) -> str:
+            name, op, rest = match.group(1), match.group(2) or "", match.group(3) or ""
+            return rest if op == ":-" else f"value-{name}"
+
+        return re.sub(r"\$\{(\w+)(:[-?])?([^}]*)\}", one, str(value))
+
+    return {key: resolve(value) for key, value in service.get("environment", {}).items()}
+
+
+FRAUDLAKE_SERVICES = (
+    "platform-init",
+    "bronze-sink",
+    "scoring-job",
+    "airflow-migrate",
+    "airflow-api-server",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "fraudlake",
+)
+
+
+@pytest.fixture
+def in_container(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """A Context built from a compose service's environment alone, as its container builds it."""
+    from fraudlake.config import Settings
+    from fraudlake.platform.context import Context
+
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+
+    def context(name: str) -> Context:
+        for variable in [v for v in os.environ if v.startswith("FRAUDLAKE_")]:
+            monkeypatch.delenv(variable)
+        env = _container_env(services[name]) | {"FRAUDLAKE_HOME": str(tmp_path / name)}
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        return Context(Settings.from_env())
+
+    return context
+
+
+def test_the_platform_image_installs_through_the_installer_up_runs() -> None:
+    """Its venvs and jars come from `fraudlake install` (the pins of airflow.py, dbt.py and
+    flink.py by construction), over a copy of every source folder the engines import from."""
+    from fraudlake.config import SOURCE_ROOTS
+
+    dockerfile = (ROOT / "docker" / "platform" / "Dockerfile").read_text()
+    assert re.search(r"^ && fraudlake install flink airflow \\$", dockerfile, re.M)
+    copied = set(re.findall(r"^COPY (\S+)/ ", dockerfile, re.M))
+    assert copied == {root.name for root in SOURCE_ROOTS} | {"dags", "dbt"}
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name in FRAUDLAKE_SERVICES:
+        assert services[name]["image"] == "fraudlake/platform:0.1.0", name
+    flink = (ROOT / "docker" / "flink" / "Dockerfile").read_text()
+    python = _container_env(services["scoring-job"])["FRAUDLAKE_FLINK_PYTHON"]
+    assert f"python3 -m venv {python.removesuffix('/bin/python')}" in flink, "the UDFs' Python exists there"
+
+
+def test_each_fraudlake_container_is_given_the_secrets_its_code_asks_for(in_container: Any) -> None:
+    """What each container runs, asked of the code itself: a secret it was not given would stop it
+    (FRAUDLAKE_SECRETS_SOURCE=env), and what it reaches is the compose service, not localhost."""
+    from fraudlake.platform.airflow import Airflow
+    from fraudlake.platform.flink import Flink
+    from fraudlake.platform.minio import FLINK, LAKE, SINK, Minio
+    from fraudlake.platform.postgres import APP_ROLE, STREAM_ROLE, Postgres
+    from fraudlake_flink.spec import JobSpec
+
+    sink = in_container("bronze-sink")
+    assert Minio(sink).credentials(SINK) == ("fraudlake-sink", "value-MINIO_SINK_PASSWORD")
+    assert sink.settings.kafka_bootstrap == "kafka-1:9092,kafka-2:9092,kafka-3:9092"
+    assert set(sink.secrets) == {"minio_sink_password"}, "the sink holds its own key only"
+
+    init = in_container("platform-init")
+    assert Postgres(init).endpoint(APP_ROLE).host == "postgres"
+    assert set(init.secrets) == {"pg_app_password"}
+
+    job = in_container("scoring-job")
+    spec = JobSpec.from_settings(job.settings)
+    assert spec.jdbc_url == "jdbc:postgresql://postgres:5432/fraudlake"
+    assert spec.bootstrap == "kafka-1:9092,kafka-2:9092,kafka-3:9092" and spec.parallelism == 2
+    config = Flink(job)._config()
+    assert config["rest.address"] == "flink-jobmanager" and config["rest.port"] == 8081
+    assert (
+        config["s3.endpoint"] == "http://minio:9000"
+        and config["s3.secret-key"] == "value-MINIO_FLINK_PASSWORD"
+    )
+    assert config["python.executable"] == "/opt/pyflink/bin/python"
+    for role in (APP_ROLE, STREAM_ROLE):
+        Postgres(job).endpoint(role)
+    Minio(job).credentials(LAKE)
+    Minio(job).credentials(FLINK)
+
+    for name in FRAUDLAKE_SERVICES:
+        if name.startswith("airflow-"):
+            airflow = in_container(name)
+            env = Airflow(airflow).env()
+            assert "@postgres:5432/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], name
+            assert json.loads(env["AIRFLOW_CONN_FRAUDLAKE_MINIO"])["host"] == "http://minio:9000"
+            assert json.loads(env["AIRFLOW_CONN_FRAUDLAKE_FLINK"])["host"] == "http://flink-jobmanager:8081"
+            assert env["AIRFLOW__API__BASE_URL"] == "http://127.0.0.1:18080", "the address published"
+            assert airflow.secrets["airflow_admin_password"] == "value-AIRFLOW_ADMIN_PASSWORD"
+            Flink(airflow)._config()  # rules_deploy and flink_savepoints submit and list as the job does
+            Postgres(airflow).endpoint(STREAM_ROLE)
+    api = yaml.safe_load(COMPOSE.read_text())["services"]["airflow-api-server"]
+    assert api["ports"] == ["127.0.0.1:18080:18080"]

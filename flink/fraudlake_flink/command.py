@@ -38,6 +38,10 @@ def job(ctx: Context, args: argparse.Namespace) -> int:
         if args.action == "sql":
             print(job_sql(spec, rules).script(), end="")
             return 0
+        running = jobs.find(spec.name) if args.unless_running else None
+        if running:
+            print(f"  {spec.name} already {running['state']}, job id {running['jid']}")
+            return 0
         started = jobs.start(spec, savepoint=args.from_savepoint, fresh=args.fresh)
         if spec.name == JOB_NAME:
             Store.of(ctx).want("job")  # the supervisor keeps it running from now on
@@ -209,7 +213,7 @@ def start_with_platform(ctx: Context, out: TextIO, demo_traffic: bool) -> list[s
     if rate:
         with progress.step("start demo traffic") as notes:
             notes.append(f"{rate} payments/s, pid {demo.start(ctx, rate)}")
-    bootstrap = f"{ctx.settings.bind_host}:{ctx.settings.kafka_port}"
+    bootstrap = ctx.settings.kafka_bootstrap
     return [
         "",
         f"scoring job {JOB_NAME}: {Flink(ctx).rest_url}  (fraudlake job status)",

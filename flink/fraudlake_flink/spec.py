@@ -48,16 +48,15 @@ class JobSpec:
         from fraudlake.ops import HISTORY_VIEW, PROFILES_MS_VIEW
         from fraudlake.platform.postgres import STREAM_ROLE
 
-        host = settings.bind_host
         spec = cls(
             name=JOB_NAME,
-            bootstrap=f"{host}:{settings.kafka_port}",
+            bootstrap=settings.kafka_bootstrap,
             payments_topic=topics.PAYMENTS.name,
             scores_topic=topics.PAYMENT_SCORES.name,
             alerts_topic=topics.FRAUD_ALERTS.name,
             dlq_topic=topics.PAYMENTS_DLQ.name,
             group_id=settings.job_group_id,
-            jdbc_url=f"jdbc:postgresql://{host}:{settings.pg_port}/{settings.pg_database}",
+            jdbc_url=f"jdbc:postgresql://{settings.reach('pg')}:{settings.pg_port}/{settings.pg_database}",
             jdbc_user=STREAM_ROLE,
             profiles_table=PROFILES_MS_VIEW,
             history_view=HISTORY_VIEW,

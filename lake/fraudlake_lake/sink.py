@@ -90,7 +90,7 @@ class BronzeSink:
         self.stopping = threading.Event()
         self.minio: MinioClient = minio or Minio(ctx).client(SINK)
         self.kafka_config = {
-            "bootstrap.servers": f"{settings.bind_host}:{settings.kafka_port}",
+            "bootstrap.servers": settings.kafka_bootstrap,
             "group.id": group_id or settings.sink_group_id,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,

@@ -28,9 +28,7 @@ def lake_stats(
     read-only MinIO user unless `client` is given)."""
     client = client or Minio(ctx).client(LAKE)
     settings = ctx.settings
-    consumer = Consumer(
-        {"bootstrap.servers": f"{settings.bind_host}:{settings.kafka_port}", "group.id": "fraudlake-stats"}
-    )
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "fraudlake-stats"})
     report: dict[str, Any] = {}
     try:
         metadata = consumer.list_topics(timeout=10)

@@ -75,7 +75,15 @@ def _expanded(path: Path | None) -> Path | None:
     return path.expanduser() if path else None
 
 
+def _ipv4_or_name(host: str) -> str:
+    if ":" in host:
+        raise refuse("an IPv4 address or a host name (URLs are built as host:port)", host)
+    return host
+
+
 Port = Annotated[int, between(1, 65535)]
+Host = Annotated[str, AfterValidator(_ipv4_or_name)]
+_BESIDE = "(FRAUDLAKE_BIND_HOST)"
 Memory = Annotated[str, AfterValidator(_memory)]
 Folder = Annotated[Path, AfterValidator(_resolved)]
 OptionalPath = Annotated[Path | None, AfterValidator(_expanded)]
@@ -99,13 +107,27 @@ class Settings(BaseModel):
         shown="<checkout>/.fraudlake",
     )
     cache_dir: Folder = setting(None, "Shared cache of jars, binaries, venvs", shown="~/.cache/fraudlake")
-    bind_host: Annotated[str, AfterValidator(_ipv4_or_name)] = setting(
+    bind_host: Host = setting(
         "127.0.0.1", "Address every service listens on (loopback only, unless the next is true)"
     )
     allow_remote_bind: bool = setting(
         False,
         "Allow a FRAUDLAKE_BIND_HOST others reach (Kafka and Flink's REST API ask no password)",
         shown="false",
+    )
+    pg_host: Host = setting("", "Host clients reach PostgreSQL at", shown=_BESIDE)
+    kafka_host: Host = setting(
+        "",
+        "Host(s) clients reach Kafka at, comma-separated (each: a broker on FRAUDLAKE_KAFKA_PORT)",
+        shown=_BESIDE,
+    )
+    minio_host: Host = setting("", "Host clients reach MinIO at", shown=_BESIDE)
+    flink_host: Host = setting("", "Host clients reach Flink's JobManager at", shown=_BESIDE)
+    airflow_host: Host = setting("", "Host clients reach Airflow's API at", shown=_BESIDE)
+    secrets_source: Annotated[str, _choice("file", "env")] = setting(
+        "file",
+        "Secrets: file (generated into the state folder) or env (FRAUDLAKE_<NAME> variables, e.g. "
+        "FRAUDLAKE_PG_APP_PASSWORD, as containers get them; a missing one stops naming it)",
     )
     java_home: OptionalPath = setting(
         None, "JDK for Kafka/Flink", shown="(a Java 17 JDK found on the machine)"
@@ -126,6 +148,11 @@ class Settings(BaseModel):
     flink_task_slots: Annotated[int, between(1, 64)] = setting(4, "Slots of the TaskManager")
     flink_jm_memory: Memory = setting("1024m", "JobManager total process memory")
     flink_tm_memory: Memory = setting("1536m", "TaskManager total process memory")
+    flink_python: OptionalPath = setting(
+        None,
+        "Python the TaskManagers run the job's UDFs with (a cluster's own; compose: its image's)",
+        shown="(the local PyFlink venv's)",
+    )
     flink_state_storage: Annotated[str, _choice("s3", "local")] = setting(
         "s3", "Checkpoints/savepoints: s3 (MinIO) or local"
     )
@@ -259,6 +286,16 @@ class Settings(BaseModel):
                 raise ConfigError(f"{variable(name)}: port {port} is already used by {seen[port]}")
             seen[port] = variable(name)
 
+    def reach(self, service: str) -> str:
+        """The host clients reach `service` at: its FRAUDLAKE_<SERVICE>_HOST (another container or
+        machine), else the bind host, 0.0.0.0 (every address) reached at 127.0.0.1."""
+        host = getattr(self, f"{service}_host") or self.bind_host
+        return "127.0.0.1" if host == "0.0.0.0" else host  # noqa: S104 (a comparison, not a bind)
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return ",".join(f"{host}:{self.kafka_port}" for host in self.reach("kafka").split(","))
+
     @property
     def data_dir(self) -> Path:
         return self.home / "data"
@@ -280,12 +317,6 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _ipv4_or_name(host: str) -> str:
-    if ":" in host:
-        raise refuse("an IPv4 address or a host name (URLs are built as host:port)", host)
-    return host
 
 
 def variable(field: str) -> str:

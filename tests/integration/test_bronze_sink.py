@@ -52,7 +52,7 @@ class Lake:
 
     @property
     def bootstrap(self) -> str:
-        return f"{self.ctx.settings.bind_host}:{self.ctx.settings.kafka_port}"
+        return self.ctx.settings.kafka_bootstrap
 
     def send(self, records: list[tuple[str, bytes, int]]) -> None:
         producer = Producer({"bootstrap.servers": self.bootstrap, "enable.idempotence": True})

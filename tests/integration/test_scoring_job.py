@@ -330,7 +330,7 @@ def test_parity_with_batch_scorer_on_10k_simulated_payments(
     job.profiles([c.profile for c in all_customers(config)])
     payments_file = tmp_path / "payments.parquet"
     sinks = Sinks(
-        kafka=KafkaSink(f"{ctx.settings.bind_host}:{ctx.settings.kafka_port}"),
+        kafka=KafkaSink(ctx.settings.kafka_bootstrap),
         payments_topic=job.spec.payments_topic,
         payments=ParquetSink(payments_file, PAYMENT),
     )

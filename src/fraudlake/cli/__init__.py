@@ -12,8 +12,10 @@ from fraudlake.backtest import command as backtest
 from fraudlake.cli.commands import COMMANDS
 from fraudlake.config import ConfigError, Settings
 from fraudlake.platform import state_folder
+from fraudlake.platform.airflow import COMPONENTS as AIRFLOW_COMPONENTS
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
+from fraudlake.platform.runner import SERVICE_NAMES
 from fraudlake_flink.spec import JOB_NAME
 
 
@@ -82,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--fresh", action="store_true", help="start without state (offsets: the group's; history: Bronze)"
     )
+    start.add_argument(
+        "--unless-running", action="store_true", help="a job already running is success, not an error"
+    )
     stop = job_sub.add_parser("stop", help="stop the job")
     stop.add_argument("--savepoint", action="store_true", help="take a savepoint the next start resumes")
     job_status = job_sub.add_parser("status", help="state, checkpoints, where a restart resumes from")
@@ -108,6 +113,15 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("-n", "--last", type=int, default=20, help="records per partition to show first")
     watch.add_argument("-f", "--follow", action="store_true", help="keep printing new records")
     sub.add_parser("sink", help="land every topic in MinIO Bronze as Parquet (foreground; `up` runs it)")
+    install = sub.add_parser("install", help="install engines (pinned, cached) without starting them")
+    install.add_argument(
+        "services", nargs="*", metavar="SERVICE", help=f"of {', '.join(SERVICE_NAMES)} (default: all)"
+    )
+    airflow = sub.add_parser(
+        "airflow", help="one Airflow component in the foreground, configured as `up` does (containers)"
+    )
+    airflow.add_argument("component", choices=["migrate", *AIRFLOW_COMPONENTS])
+    sub.add_parser("migrate", help="create or update the ops tables and views (`up` does it)")
     sub.add_parser(
         "supervise", help="restart what dies, leave down what keeps dying (foreground; `up` runs it)"
     )

@@ -174,6 +174,40 @@ def sink(ctx: Context, args: argparse.Namespace) -> int:
     return run_forever(ctx)
 
 
+def install(ctx: Context, args: argparse.Namespace) -> int:
+    """What `up` installs, nothing started: e.g. an image's build (docker/platform/Dockerfile)."""
+    unknown = sorted(set(args.services) - set(runner.SERVICE_NAMES))
+    if unknown:
+        print(
+            f"error: no such service: {', '.join(unknown)} (of {', '.join(runner.SERVICE_NAMES)})",
+            file=sys.stderr,
+        )
+        return 2
+    for name in args.services or runner.SERVICE_NAMES:
+        service = runner.service_by_name(ctx, name)
+        print(f"{name}: {'installed' if service.install() else 'cached'}")
+    return 0
+
+
+def airflow(ctx: Context, args: argparse.Namespace) -> int:
+    from fraudlake.platform.airflow import Airflow
+
+    engine = Airflow(ctx)
+    if args.component == "migrate":
+        engine.migrate(engine.env())
+        return 0
+    engine.run_component(args.component)
+    return 1  # not reached: the component replaced this process
+
+
+def migrate(ctx: Context, args: argparse.Namespace) -> int:
+    from fraudlake.platform.postgres import Postgres
+
+    Postgres(ctx).migrate_ops()
+    print(f"ops tables and views up to date in {ctx.settings.pg_database}")
+    return 0
+
+
 def job(ctx: Context, args: argparse.Namespace) -> int:
     from fraudlake_flink.command import job as job_command
 
@@ -438,6 +472,9 @@ COMMANDS: dict[str, Handler] = {
     "rules": rules,
     "watch": watch,
     "sink": sink,
+    "install": install,
+    "airflow": airflow,
+    "migrate": migrate,
     "supervise": supervise,
     "lake": lake,
     "lakehouse": lakehouse,

@@ -35,7 +35,7 @@ def watch(ctx: Context, stream: str, last: int, follow: bool) -> int:
 
     consumer = Consumer(
         {
-            "bootstrap.servers": f"{ctx.settings.bind_host}:{ctx.settings.kafka_port}",
+            "bootstrap.servers": ctx.settings.kafka_bootstrap,
             "group.id": "fraudlake-watch",
             "enable.auto.commit": False,
             "isolation.level": "read_committed",

@@ -80,7 +80,7 @@ class Airflow(Service):
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.bind_host}:{self.settings.airflow_port}"
+        return f"http://{self.settings.reach('airflow')}:{self.settings.airflow_port}"
 
     def ports(self) -> list[Port]:
         return [Port("FRAUDLAKE_AIRFLOW_PORT", self.settings.airflow_port)]
@@ -165,15 +165,7 @@ class Airflow(Service):
         env = self.env()
         if len(missing) == len(COMPONENTS):
             self._database()
-            self.home.mkdir(parents=True, exist_ok=True)
-            self.passwords_file.write_text(json.dumps({ADMIN: self.ctx.secrets["airflow_admin_password"]}))
-            self.passwords_file.chmod(0o600)
-            artifacts.run(
-                self.name,
-                self.command("db", "migrate"),
-                fix="read the output above; `fraudlake logs postgres` if the database refused",
-                env=env,
-            )
+            self.migrate(env)
         for component in missing:
             process.start_detached(
                 self.command(component),
@@ -183,6 +175,30 @@ class Airflow(Service):
                 cwd=self.home,
             )
         self.wait_until("airflow", self.probe)
+
+    def migrate(self, env: dict[str, str]) -> None:
+        """The admin's password file and the metadata schema at this version (idempotent)."""
+        self.write_passwords()
+        artifacts.run(
+            self.name,
+            self.command("db", "migrate"),
+            fix="read the output above; `fraudlake logs postgres` if the database refused",
+            env=env,
+        )
+
+    def write_passwords(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.passwords_file.write_text(json.dumps({ADMIN: self.ctx.secrets["airflow_admin_password"]}))
+        self.passwords_file.chmod(0o600)
+
+    def run_component(self, component: str) -> None:
+        """Replace this process by one Airflow component in the foreground (a container's main
+        process: its orchestrator restarts it), configured as `up` configures it."""
+        self.write_passwords()
+        self.home.mkdir(parents=True, exist_ok=True)
+        os.chdir(self.home)
+        command = self.command(component)
+        os.execve(command[0], command, self.env())  # noqa: S606 (our venv's airflow, no shell)
 
     def _database(self) -> None:
         """Role and database for Airflow's metadata; idempotent."""

@@ -21,6 +21,8 @@ class Context:
 
     @cached_property
     def secrets(self) -> dict[str, str]:
+        if self.settings.secrets_source == "env":
+            return secrets.from_env(os.environ)
         state_folder.claim(self.settings.home)
         return secrets.load_or_create(self.settings.home)
 

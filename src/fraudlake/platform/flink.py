@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from fraudlake.platform import artifacts, process
-from fraudlake.platform.minio import FLINK
+from fraudlake.platform.minio import FLINK, Minio
 from fraudlake.platform.service import Port, Service
 from fraudlake.platform.versions import (
     FLINK_JDBC_CONNECTOR_VERSION,
@@ -92,7 +92,7 @@ class Flink(Service):
 
     @property
     def rest_url(self) -> str:
-        return f"http://{self.settings.bind_host}:{self.settings.flink_rest_port}"
+        return f"http://{self.settings.reach('flink')}:{self.settings.flink_rest_port}"
 
     def ports(self) -> list[Port]:
         s = self.settings
@@ -143,15 +143,15 @@ class Flink(Service):
 
     def _config(self) -> dict[str, Any]:
         s = self.settings
-        host = s.bind_host
+        host, bind = s.reach("flink"), s.bind_host
         data = self.ctx.data("flink")
         config: dict[str, Any] = {
             "jobmanager.rpc.address": host,
             "jobmanager.rpc.port": s.flink_rpc_port,
-            "jobmanager.bind-host": host,
+            "jobmanager.bind-host": bind,
             "jobmanager.memory.process.size": s.flink_jm_memory,
             "taskmanager.host": host,
-            "taskmanager.bind-host": host,
+            "taskmanager.bind-host": bind,
             # any free port (Flink's default), never a fixed one: a TaskManager restarted after a
             # crash on its predecessor's address is refused by the JobManager, which keeps that
             # address quarantined, and never registers (decision 0010)
@@ -164,7 +164,7 @@ class Flink(Service):
             # only serves RocksDB and batch operators: with it, 1536m left ~290m of task heap
             "taskmanager.memory.managed.fraction": 0.05,
             "rest.address": host,
-            "rest.bind-address": host,
+            "rest.bind-address": bind,
             "rest.port": s.flink_rest_port,
             "blob.server.port": s.flink_blob_port,
             "parallelism.default": 1,
@@ -177,7 +177,7 @@ class Flink(Service):
             "execution.checkpointing.incremental": False,
             "restart-strategy.type": "exponential-delay",
             "classloader.parent-first-patterns.additional": "org.apache.beam.",
-            "python.executable": str(self.python),
+            "python.executable": str(s.flink_python or self.python),
             "python.client.executable": str(self.python),
         }
         config |= {
@@ -186,7 +186,7 @@ class Flink(Service):
         }
         if s.flink_state_storage == "s3":
             config |= {
-                "s3.endpoint": f"http://{host}:{s.minio_port}",
+                "s3.endpoint": Minio(self.ctx).endpoint,
                 "s3.path.style.access": True,
                 "s3.access-key": FLINK.user,
                 "s3.secret-key": self.ctx.secrets[FLINK.secret],

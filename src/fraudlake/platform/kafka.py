@@ -35,7 +35,7 @@ class Kafka(Service):
 
     @property
     def bootstrap(self) -> str:
-        return f"{self.settings.bind_host}:{self.settings.kafka_port}"
+        return self.settings.kafka_bootstrap
 
     def ports(self) -> list[Port]:
         return [

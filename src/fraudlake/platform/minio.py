@@ -72,7 +72,7 @@ class Minio(Service):
 
     @property
     def endpoint(self) -> str:
-        return f"http://{self.settings.bind_host}:{self.settings.minio_port}"
+        return f"http://{self.settings.reach('minio')}:{self.settings.minio_port}"
 
     def ports(self) -> list[Port]:
         return [
@@ -161,7 +161,7 @@ class Minio(Service):
     def connection(self, show_secrets: bool) -> dict[str, Any]:
         details: dict[str, Any] = {
             "endpoint": self.endpoint,
-            "console": f"http://{self.settings.bind_host}:{self.settings.minio_console_port}",
+            "console": f"http://{self.settings.reach('minio')}:{self.settings.minio_console_port}",
             "buckets": list(BUCKETS),
             "access_key": self.ctx.secrets["minio_root_user"],
             "users": {identity.user: {"purpose": identity.purpose} for identity in USERS},

@@ -186,7 +186,7 @@ class Postgres(Service):
         return self.endpoint(role, dbname).connect()
 
     def endpoint(self, role: str, dbname: str | None = None) -> Endpoint:
-        host, port = self.settings.bind_host, self.settings.pg_port
+        host, port = self.settings.reach("pg"), self.settings.pg_port
         return Endpoint(host, port, role, self.password(role), dbname or self.settings.pg_database)
 
     def password(self, role: str) -> str:
@@ -236,7 +236,11 @@ class Postgres(Service):
                 sql.SQL("alter default privileges for role {app} in schema {gold} ").format(**names)
                 + sql.SQL("revoke select on tables from {dashboards}").format(**names)
             )
-        with self.connect(APP_ROLE, database) as conn:
+        self.migrate_ops()
+
+    def migrate_ops(self) -> None:
+        """The ops schema's tables and views at this version, as their owner (idempotent)."""
+        with self.connect(APP_ROLE) as conn:
             for ddl in ops.statements():
                 conn.execute(ddl)
 
@@ -258,7 +262,7 @@ class Postgres(Service):
             )
 
     def connection(self, show_secrets: bool) -> dict[str, Any]:
-        host, port, db = self.settings.bind_host, self.settings.pg_port, self.settings.pg_database
+        host, port, db = self.settings.reach("pg"), self.settings.pg_port, self.settings.pg_database
         roles = {}
         for role, purpose in (
             (APP_ROLE, "read/write: ops and bronze (the loader, the CLI); reads what dbt builds"),

@@ -28,6 +28,7 @@ from fraudlake.platform.supervision import Store
 
 SERVICES: tuple[type[Service], ...] = (Postgres, Kafka, Minio, Flink, Airflow, Superset)
 """The engines, in the order `up` starts them."""
+SERVICE_NAMES = tuple(service.name for service in SERVICES)
 
 
 def services(ctx: Context) -> list[Service]:

@@ -1,11 +1,17 @@
-"""Credentials generated on the first `up` and kept in the state folder, readable by the owner only."""
+"""Credentials generated on the first `up` and kept in the state folder, readable by the owner only,
+or (FRAUDLAKE_SECRETS_SOURCE=env, in containers) given one by one as environment variables, so that
+each container holds only the secrets of its own job."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
+
+from fraudlake.config import PREFIX
+from fraudlake.platform.errors import PlatformError
 
 _NAMES = (
     "pg_superuser_password",
@@ -46,6 +52,26 @@ def load_or_create(home: Path) -> dict[str, str]:
             json.dump(current, handle, indent=2)
     path.chmod(0o600)
     return current
+
+
+def variable(name: str) -> str:
+    """The environment variable that gives secret `name`: pg_app_password -> FRAUDLAKE_PG_APP_PASSWORD."""
+    return PREFIX + name.upper()
+
+
+class Given(dict[str, str]):
+    """Secrets given by the environment; asking for one it was not given stops, naming its variable."""
+
+    def __missing__(self, name: str) -> str:
+        raise PlatformError(
+            "secrets",
+            f"{variable(name)} is not set (FRAUDLAKE_SECRETS_SOURCE=env)",
+            f"give this container {variable(name)}, the value the service it reaches was set up with",
+        )
+
+
+def from_env(env: Mapping[str, str]) -> Given:
+    return Given({name: env[variable(name)] for name in _NAMES if env.get(variable(name))})
 
 
 def _token(name: str) -> str:

@@ -53,8 +53,7 @@ def needs_history(ctx: Context) -> bool:
 
     if daemon(ctx).running():
         return False
-    bootstrap = f"{ctx.settings.bind_host}:{ctx.settings.kafka_port}"
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "fraudlake-demo"})
+    consumer = Consumer({"bootstrap.servers": ctx.settings.kafka_bootstrap, "group.id": "fraudlake-demo"})
     try:
         partitions = consumer.list_topics(PAYMENTS.name, timeout=10).topics[PAYMENTS.name].partitions
         ends = [
