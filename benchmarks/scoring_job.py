@@ -16,9 +16,12 @@ In one command, so the noisy shared machine weighs on all alike:
      copy (payment -> copy, Kafka timestamps), so the job's figures read as a ratio to it.
 --checkpoints 5000,30000 measures 4. once per checkpoint interval (the exactly-once sinks commit,
 and every operator snapshots, at each one); --latency-only skips 1-3.
-Writes benchmarks/results/scoring-job.json (scoring-job-latency.json with --latency-only).
+--plans 3,4 compares job plans (fraudlake_flink/sql.py): after 1, 2 and 5 once, 3 and 4 for each plan
+in turn, --runs times (runs of one plan differ by up to 1.8x here), 4 once per --delays bound.
+Writes benchmarks/results/scoring-job.json (scoring-job-latency.json with --latency-only,
+scoring-job-plans.json with --plans).
 Usage: python benchmarks/scoring_job.py [EVENTS] [RATE] [DURATION] [--latency-only]
-       [--checkpoints MS,MS]   (defaults 500000 2000 60)
+       [--checkpoints MS,MS] [--plans N,N [--runs N] [--delays MS,MS]]   (defaults 500000 2000 60)
 Job settings come from the environment as for `fraudlake job start` (FRAUDLAKE_JOB_*).
 """
 
@@ -55,6 +58,7 @@ from fraudlake.simulator.sinks import KafkaSink, write_customers  # noqa: E402
 from fraudlake.topics import FRAUD_ALERTS, PAYMENT_SCORES, PAYMENTS  # noqa: E402
 from fraudlake_flink.control import Jobs  # noqa: E402
 from fraudlake_flink.spec import JobSpec  # noqa: E402
+from fraudlake_flink.sql import PLAN_VERSION  # noqa: E402
 
 
 class Bench:
@@ -179,8 +183,9 @@ def passthrough(bench: Bench, source: str, events: int) -> dict[str, Any]:
     return {"records": copied, "seconds": round(seconds, 2), "records_per_s": round(copied / seconds)}
 
 
-def throughput(bench: Bench, events: int) -> tuple[dict[str, Any], str]:
-    spec = bench.spec("throughput")
+def preload(bench: Bench, events: int) -> str:
+    """A backlog of `events` simulated payments (their customers written first) on a fresh topic."""
+    topic = bench.topic("backlog", PAYMENTS.partitions)
     now = int(time.time() * 1000)
     config = SimConfig(seed=11, events=events, start_ms=now - 6 * DAY, window_ms=6 * DAY - 120_000)
     with Postgres(bench.ctx).connect(APP_ROLE) as conn:
@@ -189,12 +194,18 @@ def throughput(bench: Bench, events: int) -> tuple[dict[str, Any], str]:
     # one process: two workers would interleave two event-time orders in each partition
     sinks = Sinks(
         kafka=KafkaSink(bench.kafka.bootstrap),
-        payments_topic=spec.payments_topic,
+        payments_topic=topic,
         chargebacks_topic=bench.topic("chargebacks", 1),
     )
     stats = run(Simulation(config), sinks)
     print(f"  preloaded {stats.payments:,} payments in {time.monotonic() - loaded:.1f}s", flush=True)
-    flush_partitions(bench, spec.payments_topic, PAYMENTS.partitions, now)
+    flush_partitions(bench, topic, PAYMENTS.partitions, now)
+    return topic
+
+
+def throughput(bench: Bench, backlog: str, events: int, plan: int = 0) -> dict[str, Any]:
+    """A fresh job (its own group: it reads the backlog from the start) scores `backlog`."""
+    spec = replace(bench.spec("throughput"), payments_topic=backlog, plan=plan)
     job_id = bench.jobs.start(spec, fresh=True).job_id
     first = last = None
     deadline = time.monotonic() + 1800
@@ -212,18 +223,16 @@ def throughput(bench: Bench, events: int) -> tuple[dict[str, Any], str]:
     ids = [json.loads(v)["payment_id"] for _, v in decisions]
     real = [t for (t, _), pid in zip(decisions, ids, strict=True) if not pid.startswith("bench-flush")]
     span = (max(real) - min(real)) / 1000
-    return (
-        {
-            "job_id": job_id,
-            "payments": stats.payments,
-            "decisions_read_back": len(real),
-            "duplicates": len(ids) - len(set(ids)),
-            "seconds_first_to_last_decision": round(span, 2),
-            "payments_per_s": round(len(real) / span),
-            "polled_seconds": round((last or time.monotonic()) - (first or time.monotonic()), 1),
-        },
-        spec.payments_topic,
-    )
+    return {
+        "job_id": job_id,
+        "plan": plan or PLAN_VERSION,
+        "payments": events,
+        "decisions_read_back": len(real),
+        "duplicates": len(ids) - len(set(ids)),
+        "seconds_first_to_last_decision": round(span, 2),
+        "payments_per_s": round(len(real) / span),
+        "polled_seconds": round((last or time.monotonic()) - (first or time.monotonic()), 1),
+    }
 
 
 def _payment_id(value: bytes) -> str:
@@ -340,10 +349,19 @@ def measure(
     return summary
 
 
-def latency(bench: Bench, rate: int, duration_s: int, checkpoint_interval_ms: int) -> dict[str, Any]:
+def latency(
+    bench: Bench,
+    rate: int,
+    duration_s: int,
+    checkpoint_interval_ms: int,
+    plan: int = 0,
+    delay_ms: int | None = None,
+) -> dict[str, Any]:
     """The job's latency: decisions as written (read uncommitted), decisions as a read_committed
     consumer sees them (exactly-once: they wait for the checkpoint), alerts (the low-latency path)."""
-    spec = replace(bench.spec("latency"), checkpoint_interval_ms=checkpoint_interval_ms)
+    spec = replace(bench.spec("latency"), checkpoint_interval_ms=checkpoint_interval_ms, plan=plan)
+    if delay_ms is not None:
+        spec = replace(spec, watermark_delay_ms=delay_ms)
     job_id = bench.jobs.start(spec, fresh=True).job_id
     outputs = {
         "written": (spec.scores_topic, False),
@@ -353,6 +371,7 @@ def latency(bench: Bench, rate: int, duration_s: int, checkpoint_interval_ms: in
     summary = measure(bench, spec.payments_topic, outputs, rate, duration_s, checkpoint_interval_ms)
     checkpoint = bench.jobs.flink.rest(f"/jobs/{job_id}/checkpoints")["latest"]["completed"]
     bench.jobs.stop(spec.name, savepoint=False)
+    summary |= {"plan": plan or PLAN_VERSION, "watermark_delay_ms": spec.watermark_delay_ms}
     summary["checkpoint_interval_ms"] = checkpoint_interval_ms
     summary["last_checkpoint"] = {
         "state_mb": round(checkpoint["state_size"] / 1e6, 1),
@@ -393,6 +412,60 @@ def copy_latency(bench: Bench, rate: int, duration_s: int) -> dict[str, Any]:
         copier.join()
 
 
+def compare(bench: Bench, args: argparse.Namespace, plans: list[int]) -> dict[str, Any]:
+    """The plans alternately, `args.runs` times each, on one backlog and one kind of real-time feed,
+    beside the raw copy of the same backlog and feed."""
+    backlog = preload(bench, args.events)
+    copy = passthrough(bench, backlog, args.events)
+    print(f"  raw passthrough: {copy['records_per_s']:,} records/s", flush=True)
+    baseline = copy_latency(bench, args.rate, args.duration)
+    print(f"  raw copy latency at {args.rate}/s: {json.dumps(baseline)}", flush=True)
+    delays = [int(ms) for ms in args.delays.split(",")] if args.delays else [None]
+    runs: dict[str, list[dict[str, Any]]] = {"throughput": [], "latency": []}
+    for round_ in range(args.runs):
+        for plan in plans:
+            job = throughput(bench, backlog, args.events, plan)
+            print(f"  run {round_ + 1} plan {plan}: {job['payments_per_s']:,} payments/s {job}", flush=True)
+            runs["throughput"].append(job)
+            for delay in delays:
+                lat = latency(
+                    bench,
+                    args.rate,
+                    args.duration,
+                    bench.ctx.settings.job_checkpoint_interval_ms,
+                    plan,
+                    delay,
+                )
+                print(
+                    f"  run {round_ + 1} plan {plan} delay {lat['watermark_delay_ms']}: {json.dumps(lat)}",
+                    flush=True,
+                )
+                runs["latency"].append(lat)
+    table = []
+    for plan in plans:
+        rates = sorted(j["payments_per_s"] for j in runs["throughput"] if j["plan"] == plan)
+        for delay in {lat["watermark_delay_ms"] for lat in runs["latency"]}:
+            mine = [
+                lat["alerts"]
+                for lat in runs["latency"]
+                if lat["plan"] == plan and lat["watermark_delay_ms"] == delay
+            ]
+            table.append(
+                {
+                    "plan": plan,
+                    "watermark_delay_ms": delay,
+                    "payments_per_s": rates,
+                    "median_vs_passthrough": round(statistics.median(rates) / copy["records_per_s"], 3),
+                    "alerts_p50_ms": [a.get("p50_ms") for a in mine],
+                    "alerts_p95_ms": [a.get("p95_ms") for a in mine],
+                    "alerts_p99_ms": [a.get("p99_ms") for a in mine],
+                }
+            )
+    for row in table:
+        print(f"  {json.dumps(row)}", flush=True)
+    return {"raw_passthrough": copy, "latency_baseline": baseline, "runs": runs, "plans": table}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -404,30 +477,41 @@ def main() -> None:
     parser.add_argument(
         "--checkpoints", help="checkpoint intervals (ms, comma separated) to measure latency under"
     )
+    parser.add_argument(
+        "--plans", help="job plans to run alternately, e.g. 3,4 (writes scoring-job-plans.json)"
+    )
+    parser.add_argument("--runs", type=int, default=3, help="with --plans: runs of each plan")
+    parser.add_argument("--delays", help="with --plans: out-of-order bounds (ms, comma separated) to measure")
     args = parser.parse_args()
     bench = Bench()
     settings = bench.ctx.settings
     intervals = [int(ms) for ms in args.checkpoints.split(",")] if args.checkpoints else []
     result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "events": args.events}
+    name = "scoring-job.json" if not args.latency_only else "scoring-job-latency.json"
     try:
-        if not args.latency_only:
-            job, payments_topic = throughput(bench, args.events)
+        if args.plans:
+            result |= compare(bench, args, [int(plan) for plan in args.plans.split(",")])
+            name = "scoring-job-plans.json"
+        elif not args.latency_only:
+            backlog = preload(bench, args.events)
+            job = throughput(bench, backlog, args.events)
             print(f"  job: {job['payments_per_s']:,} payments/s ({job})", flush=True)
-            copy = passthrough(bench, payments_topic, args.events)
+            copy = passthrough(bench, backlog, args.events)
             print(f"  raw passthrough: {copy['records_per_s']:,} records/s", flush=True)
             result |= {
                 "raw_passthrough": copy,
                 "job_throughput": job,
                 "job_vs_passthrough": round(job["payments_per_s"] / copy["records_per_s"], 2),
             }
-        baseline = copy_latency(bench, args.rate, args.duration)
-        print(f"  raw copy latency at {args.rate}/s: {json.dumps(baseline)}", flush=True)
-        result["latency_baseline"] = baseline
-        result["latency"] = []
-        for interval in intervals or [settings.job_checkpoint_interval_ms]:
-            lat = latency(bench, args.rate, args.duration, interval)
-            print(f"  latency at {args.rate}/s, checkpoints {interval} ms: {json.dumps(lat)}", flush=True)
-            result["latency"].append(lat)
+        if not args.plans:
+            baseline = copy_latency(bench, args.rate, args.duration)
+            print(f"  raw copy latency at {args.rate}/s: {json.dumps(baseline)}", flush=True)
+            result["latency_baseline"] = baseline
+            result["latency"] = []
+            for interval in intervals or [settings.job_checkpoint_interval_ms]:
+                lat = latency(bench, args.rate, args.duration, interval)
+                print(f"  latency at {args.rate}/s, checkpoints {interval} ms: {json.dumps(lat)}", flush=True)
+                result["latency"].append(lat)
     finally:
         bench.close()
     spec = JobSpec.from_settings(settings)
@@ -436,7 +520,6 @@ def main() -> None:
         "watermark_delay_ms": spec.watermark_delay_ms,
         "alerts_delivery": spec.alerts_delivery,
     }
-    name = "scoring-job.json" if not args.latency_only else "scoring-job-latency.json"
     (RESULTS.parent / name).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

@@ -130,6 +130,9 @@ def test_the_flink_image_has_the_versions_and_python_packages_of_the_local_platf
     dockerfile = (ROOT / "docker" / "flink" / "Dockerfile").read_text()
     args = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, re.M))
     assert args == {name: getattr(versions, name) for name in args} and len(args) == 4
+    assert "COPY flink/java/ /build/java/" in dockerfile and "/jars/fraudlake-udfs.jar" in dockerfile, (
+        "the job's Java functions, as flink.py builds them"
+    )
     images = {n: s.get("image", "") for n, s in yaml.safe_load(COMPOSE.read_text())["services"].items()}
     assert images["kafka-1"] == f"apache/kafka:{versions.KAFKA_VERSION}"
     assert images["postgres"].startswith(f"postgres:{versions.POSTGRES_MAJOR}.")

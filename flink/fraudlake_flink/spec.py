@@ -42,6 +42,8 @@ class JobSpec:
     alerts_delivery: str
     watermark_alignment_ms: int = 0
     """0: off (runs recorded before the setting have none)"""
+    plan: int = 0
+    """0: this version's plan (sql.PLAN_VERSION); another: a candidate plan, for benchmarks"""
 
     @classmethod
     def from_settings(cls, settings: Settings, rules_path: Path | None = None, **changes: Any) -> JobSpec:

@@ -40,6 +40,8 @@ from LAG in a RANGE window (the ROWS window kept the last payments' whole rows: 
 ALERT_ID = "SUBSTRING(SHA256(CONCAT(payment_id, ':', rules_version)) FROM 1 FOR 32)"
 """contract.alert_id_of in SQL."""
 MAX_FUTURE_MINUTES = 5
+SEEN_BEFORE = "seen_before"
+"""flink/java/io/fraudlake/flink/SeenBefore.java, an aggregate: was this value in an earlier row?"""
 
 
 def flink_type(column: Column) -> str:
@@ -124,7 +126,7 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
         "table.exec.source.idle-timeout": f"{spec.idle_timeout_ms} ms",
         "table.exec.state.ttl": f"{spec.state_ttl_days} d",
         "table.exec.uid.generation": "ALWAYS",
-        "table.exec.uid.format": f"plan{PLAN_VERSION}_<id>_<transformation>",
+        "table.exec.uid.format": f"plan{spec.plan or PLAN_VERSION}_<id>_<transformation>",
         "pipeline.object-reuse": "true",  # no copy between chained operators: +15% measured
         # Each decision waits for the watermark: emit it often and flush network buffers early
         # (defaults 200 ms and 100 ms per hop put p50 at ~465 ms with a 200 ms bound).
@@ -213,7 +215,13 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
 ) WITH (
   {_options(jdbc | history_cache | {"table-name": spec.history_view})}
 )"""
+    functions = (
+        [f"CREATE TEMPORARY SYSTEM FUNCTION {SEEN_BEFORE} AS 'io.fraudlake.flink.SeenBefore' LANGUAGE JAVA"]
+        if (spec.plan or PLAN_VERSION) == 5
+        else []
+    )
     tables = [
+        *functions,
         source,
         profiles,
         history,
@@ -233,7 +241,6 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
         "(out-of-order bound FRAUDLAKE_JOB_WATERMARK_DELAY_MS)'"
     )
     payment_fields = ", ".join(f"x.p.`{name}` AS `{name}`" for name in PAYMENT.names)
-    earlier = max(velocity_count(rules) - 1, 0)
     views = [
         f"""CREATE TEMPORARY VIEW parsed AS
 SELECT `kafka_key`, `source_topic`, `source_partition`, `source_offset`, `kafka_ts`, `rowtime`, `proctime`,
@@ -253,29 +260,7 @@ FROM payments_valid AS v
 LEFT JOIN customer_profiles FOR SYSTEM_TIME AS OF v.`proctime` AS c ON v.`customer_id` = c.`customer_id`
 LEFT JOIN customer_history FOR SYSTEM_TIME AS OF v.`proctime` AS h
   ON h.`job_name` = {literal(spec.name)} AND h.`customer_id` = v.`customer_id`""",
-        """CREATE TEMPORARY VIEW customer_totals AS
-SELECT *,
-  COUNT(*) OVER w - 1 + history_payments AS prior_payments,
-  SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) OVER w
-    - CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END + history_successes AS prior_successes,
-  SUM(CASE WHEN status = 'succeeded' THEN amount ELSE CAST(0 AS DECIMAL(12, 2)) END) OVER w
-    - CASE WHEN status = 'succeeded' THEN amount ELSE CAST(0 AS DECIMAL(12, 2)) END
-    + history_success_sum AS prior_success_sum
-FROM enriched
-WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime` ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
-        # velocity: the time since the payment `earlier` payments back; LAG keeps just those times
-        # (a ROWS window of the last payments kept whole rows: ~1 KB per payment and customer)
-        f"""CREATE TEMPORARY VIEW velocity AS
-SELECT *, {f"event_time - LAG(event_time, {earlier}) OVER w" if earlier else "CAST(0 AS BIGINT)"}
-  AS velocity_span_ms
-FROM customer_totals
-WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime`)""",
-        f"""CREATE TEMPORARY VIEW features AS
-SELECT *, (COUNT(*) OVER w > 1 OR history_device_seen IS TRUE) AS device_seen,
-  {rules_sql.LOCAL_HOUR} AS local_hour
-FROM velocity
-WINDOW w AS (PARTITION BY customer_id, device_fingerprint ORDER BY `rowtime`
-  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
+        *_feature_views(rules, spec.plan or PLAN_VERSION),
         "CREATE TEMPORARY VIEW fired AS\nSELECT *,\n  "
         + ",\n  ".join(rules_sql.fired_columns(rules))
         + "\nFROM features",
@@ -311,3 +296,55 @@ SELECT CAST(customer_id AS BYTES) AS `kafka_key`, payment_id, customer_id,
   CAST({SCHEMA_VERSION} AS BIGINT) AS schema_version,
   amount, currency, merchant_id
 FROM (SELECT *, CAST(CURRENT_ROW_TIMESTAMP() AS TIMESTAMP(3)) AS scored_ts FROM fired)"""
+
+
+_TOTALS = """COUNT(*) OVER w - 1 + history_payments AS prior_payments,
+  SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) OVER w
+    - CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END + history_successes AS prior_successes,
+  SUM(CASE WHEN status = 'succeeded' THEN amount ELSE CAST(0 AS DECIMAL(12, 2)) END) OVER w
+    - CASE WHEN status = 'succeeded' THEN amount ELSE CAST(0 AS DECIMAL(12, 2)) END
+    + history_success_sum AS prior_success_sum"""
+_CUSTOMER_ROWS = (
+    "PARTITION BY customer_id ORDER BY `rowtime` ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+)
+
+
+def _feature_views(rules: RuleSet, plan: int) -> list[str]:
+    """From `enriched` to `features`: the per-customer features the rules read. Plan 3: totals,
+    velocity and devices seen in three chained OVER windows; plan 4 (a candidate, benchmarks/
+    scoring_job.py --plans): totals and velocity in one window, devices seen in the second. LAG
+    takes no frame, so that window is RANGE (the default): payments of one customer at the same
+    millisecond count each other, as velocity's LAG already does (the simulator emits no such ties)."""
+    earlier = max(velocity_count(rules) - 1, 0)
+    # velocity: the time since the payment `earlier` payments back; LAG keeps just those times
+    # (a ROWS window of the last payments kept whole rows: ~1 KB per payment and customer)
+    span = f"event_time - LAG(event_time, {earlier}) OVER w" if earlier else "CAST(0 AS BIGINT)"
+    devices = f"""CREATE TEMPORARY VIEW features AS
+SELECT *, (COUNT(*) OVER w > 1 OR history_device_seen IS TRUE) AS device_seen,
+  {rules_sql.LOCAL_HOUR} AS local_hour
+FROM {"velocity" if plan == 3 else "customer_features"}
+WINDOW w AS (PARTITION BY customer_id, device_fingerprint ORDER BY `rowtime`
+  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"""
+    if plan == 3:
+        return [
+            f"CREATE TEMPORARY VIEW customer_totals AS\nSELECT *,\n  {_TOTALS}\nFROM enriched\n"
+            f"WINDOW w AS ({_CUSTOMER_ROWS})",
+            f"CREATE TEMPORARY VIEW velocity AS\nSELECT *, {span}\n  AS velocity_span_ms\n"
+            "FROM customer_totals\nWINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime`)",
+            devices,
+        ]
+    if plan == 4:
+        return [
+            f"CREATE TEMPORARY VIEW customer_features AS\nSELECT *,\n  {_TOTALS},\n"
+            f"  {span} AS velocity_span_ms\nFROM enriched\n"
+            "WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime`)",
+            devices,
+        ]
+    if plan == 5:
+        return [
+            f"CREATE TEMPORARY VIEW features AS\nSELECT *,\n  {_TOTALS},\n  {span} AS velocity_span_ms,\n"
+            f"  ({SEEN_BEFORE}(device_fingerprint) OVER w OR history_device_seen IS TRUE) AS device_seen,\n"
+            f"  {rules_sql.LOCAL_HOUR} AS local_hour\nFROM enriched\n"
+            "WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime`)",
+        ]
+    raise ValueError(f"no job plan {plan} (plans: 3, 4, 5)")

@@ -20,7 +20,9 @@ from typing import Any
 
 import yaml
 
+from fraudlake.config import PROJECT_ROOT
 from fraudlake.platform import artifacts, process
+from fraudlake.platform.errors import PlatformError
 from fraudlake.platform.minio import FLINK, Minio
 from fraudlake.platform.service import Port, Service
 from fraudlake.platform.versions import (
@@ -42,8 +44,23 @@ FLINK_VENV_REQUIREMENTS = (
 )
 
 
-JARS_LAYOUT = "lib: wheel lib + connectors + opt/flink-python; plugins: s3-fs-hadoop"
+JARS_LAYOUT = "lib: wheel lib + connectors + opt/flink-python + fraudlake-udfs; plugins: s3-fs-hadoop"
 """Part of the jar folder's cache key: a change here assembles a new folder beside the old one."""
+JAVA_SOURCES = PROJECT_ROOT / "flink" / "java"
+"""The job's Java functions (SQL aggregates), compiled against the wheel's Flink into
+lib/fraudlake-udfs.jar; their digest is part of the jar folder's key."""
+UDF_JAR = "fraudlake-udfs.jar"
+
+
+def _java_sources() -> list[Path]:
+    return sorted(JAVA_SOURCES.rglob("*.java"))
+
+
+def _sources_digest() -> str:
+    digest = hashlib.sha256()
+    for path in _java_sources():
+        digest.update(str(path.relative_to(JAVA_SOURCES)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _requirements_key(*extra: str) -> str:
@@ -76,7 +93,8 @@ class Flink(Service):
     @property
     def jars(self) -> Path:
         # keyed like the venv (lib/ links into the venv's jars) and by the folder's layout
-        return self.ctx.cache("flink", f"{FLINK_VERSION}-{_requirements_key(JARS_LAYOUT)}", "jars")
+        key = _requirements_key(JARS_LAYOUT, _sources_digest())
+        return self.ctx.cache("flink", f"{FLINK_VERSION}-{key}", "jars")
 
     @property
     def lib_dir(self) -> Path:
@@ -134,12 +152,34 @@ class Flink(Service):
             [*(self.home / "lib").glob("*.jar"), *(self.home / "opt").glob("flink-python-*.jar")]
         ):
             (lib / jar.name).symlink_to(jar)
+        self._compile_udfs(lib / UDF_JAR)
         plugin = dest / "plugins" / "s3-fs-hadoop"
         plugin.mkdir(parents=True)
         for jar in sorted(downloads.glob("*.jar")):
             target = plugin if jar.name.startswith(S3_PLUGIN) else lib
             shutil.move(str(jar), target / jar.name)
         downloads.rmdir()
+
+    def _compile_udfs(self, jar: Path) -> None:
+        """javac against the very jars the cluster runs (the wheel's lib/), for Java 17."""
+        jdk = self.ctx.java_home / "bin"
+        if not (jdk / "javac").exists():
+            raise PlatformError(
+                self.name,
+                f"{self.ctx.java_home} has no javac",
+                "install a JDK, not a JRE: openjdk-17-jdk-headless",
+            )
+        classes = jar.parent.parent / "classes"
+        fix = f"read the compiler's output above (sources: {JAVA_SOURCES})"
+        classpath = str(self.home / "lib" / "*")
+        sources = [str(path) for path in _java_sources()]
+        artifacts.run(
+            self.name,
+            [str(jdk / "javac"), "--release", "17", "-d", str(classes), "-cp", classpath, *sources],
+            fix=fix,
+        )
+        artifacts.run(self.name, [str(jdk / "jar"), "cf", str(jar), "-C", str(classes), "."], fix=fix)
+        shutil.rmtree(classes)
 
     def _config(self) -> dict[str, Any]:
         s = self.settings
