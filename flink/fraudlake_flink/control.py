@@ -136,6 +136,7 @@ class Jobs:
         history = None if resume else self.prior_history(spec)
         spec = replace(spec, rules_path=str(self.keep_rules(Path(spec.rules_path), rules.version)))
         self.registry.record_rules(rules)
+        self.registry.register_job(spec.name)
         job_id = self._submit(spec, resume.location if resume else None)
         self.registry.record_run(
             JobRun(

@@ -19,7 +19,13 @@ from psycopg import Connection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from fraudlake.ops import DEPLOYMENTS_TABLE, JOB_RUNS_TABLE, SAVEPOINTS_TABLE, record_rules_version
+from fraudlake.ops import (
+    DEPLOYMENTS_TABLE,
+    JOB_RUNS_TABLE,
+    SAVEPOINTS_TABLE,
+    SCORING_JOBS_TABLE,
+    record_rules_version,
+)
 from fraudlake.rules.ruleset import RuleSet
 
 Row = TypeVar("Row")
@@ -149,6 +155,15 @@ class Registry:
                 sql.SQL(", ").join(sql.Placeholder() * len(names)),
             ),
             values,
+        )
+
+    def register_job(self, job_name: str) -> None:
+        """Before its first start: the job's rows of `customer_context` (its lookup) exist from then on."""
+        self._execute(
+            sql.SQL("insert into {} (job_name) values (%s) on conflict do nothing").format(
+                _table(SCORING_JOBS_TABLE)
+            ),
+            [job_name],
         )
 
     def record_rules(self, rules: RuleSet) -> None:

@@ -42,12 +42,14 @@ class JobSpec:
     alerts_delivery: str
     watermark_alignment_ms: int = 0
     """0: off (runs recorded before the setting have none)"""
+    context_view: str = ""
+    """The one lookup of plan 5: profile and history by (job, customer)"""
     plan: int = 0
     """0: this version's plan (sql.PLAN_VERSION); another: a candidate plan, for benchmarks"""
 
     @classmethod
     def from_settings(cls, settings: Settings, rules_path: Path | None = None, **changes: Any) -> JobSpec:
-        from fraudlake.ops import HISTORY_VIEW, PROFILES_MS_VIEW
+        from fraudlake.ops import CONTEXT_VIEW, HISTORY_VIEW, PROFILES_MS_VIEW
         from fraudlake.platform.postgres import STREAM_ROLE
 
         spec = cls(
@@ -62,6 +64,7 @@ class JobSpec:
             jdbc_user=STREAM_ROLE,
             profiles_table=PROFILES_MS_VIEW,
             history_view=HISTORY_VIEW,
+            context_view=CONTEXT_VIEW,
             rules_path=str((rules_path or settings.job_rules or DEFAULT_RULES).resolve()),
             parallelism=settings.job_parallelism,
             watermark_delay_ms=settings.job_watermark_delay_ms,

@@ -181,23 +181,18 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
     }
 )"""
     jdbc = {"connector": "jdbc", "url": spec.jdbc_url, "username": spec.jdbc_user, "password": password}
+    profile_cache = {
+        "lookup.cache": "PARTIAL",
+        "lookup.partial-cache.max-rows": "200000",
+        "lookup.partial-cache.expire-after-write": f"{spec.profile_cache_s} s",
+        "lookup.partial-cache.cache-missing-key": "false",
+        "lookup.max-retries": "5",
+    }
     profiles = f"""CREATE TEMPORARY TABLE customer_profiles (
   `customer_id` STRING, `country` STRING, `timezone` STRING, `registered_at` BIGINT,
   PRIMARY KEY (`customer_id`) NOT ENFORCED
 ) WITH (
-  {
-        _options(
-            jdbc
-            | {
-                "table-name": spec.profiles_table,
-                "lookup.cache": "PARTIAL",
-                "lookup.partial-cache.max-rows": "200000",
-                "lookup.partial-cache.expire-after-write": f"{spec.profile_cache_s} s",
-                "lookup.partial-cache.cache-missing-key": "false",
-                "lookup.max-retries": "5",
-            }
-        )
-    }
+  {_options(jdbc | {"table-name": spec.profiles_table} | profile_cache)}
 )"""
     # The history before the job (prior.py) never changes while the job runs: a customer absent
     # from it stays absent, so misses are cached too, and each customer is queried about once.
@@ -220,11 +215,20 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
         if (spec.plan or PLAN_VERSION) == 5
         else []
     )
+    context = f"""CREATE TEMPORARY TABLE customer_context (
+  `job_name` STRING, `customer_id` STRING, `has_profile` BOOLEAN,
+  `country` STRING, `timezone` STRING, `registered_at` BIGINT,
+  `payments` BIGINT, `successes` BIGINT, `success_sum` DECIMAL(18, 2), `devices` STRING,
+  PRIMARY KEY (`job_name`, `customer_id`) NOT ENFORCED
+) WITH (
+  {_options(jdbc | {"table-name": spec.context_view} | profile_cache)}
+)"""
+    one_lookup = (spec.plan or PLAN_VERSION) == 5
+    lookups = [context] if one_lookup else [profiles, history]
     tables = [
         *functions,
         source,
-        profiles,
-        history,
+        *lookups,
         _kafka_sink(spec, "decisions_sink", spec.scores_topic, DECISION, "exactly-once"),
         _kafka_sink(spec, "alerts_sink", spec.alerts_topic, ALERT, spec.alerts_delivery),
         _kafka_sink(
@@ -241,6 +245,7 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
         "(out-of-order bound FRAUDLAKE_JOB_WATERMARK_DELAY_MS)'"
     )
     payment_fields = ", ".join(f"x.p.`{name}` AS `{name}`" for name in PAYMENT.names)
+    enriched = _enriched_view(spec.name, one_lookup)
     views = [
         f"""CREATE TEMPORARY VIEW parsed AS
 SELECT `kafka_key`, `source_topic`, `source_partition`, `source_offset`, `kafka_ts`, `rowtime`, `proctime`,
@@ -249,17 +254,7 @@ FROM payments_source""",
         f"""CREATE TEMPORARY VIEW payments_valid AS
 SELECT {payment_fields}, x.`rowtime` AS `rowtime`, x.`proctime` AS `proctime`
 FROM parsed AS x WHERE x.p.`reason` IS NULL""",
-        f"""CREATE TEMPORARY VIEW enriched AS
-SELECT v.*, c.`customer_id` AS profile_customer_id, c.`country` AS profile_country,
-  c.`timezone` AS profile_timezone, c.`registered_at` AS profile_registered_ms,
-  COALESCE(h.`payments`, 0) AS history_payments, COALESCE(h.`successes`, 0) AS history_successes,
-  COALESCE(h.`success_sum`, 0) AS history_success_sum,
-  POSITION(CONCAT(',', v.`device_fingerprint`, ',') IN CONCAT(',', h.`devices`, ',')) > 0
-    AS history_device_seen
-FROM payments_valid AS v
-LEFT JOIN customer_profiles FOR SYSTEM_TIME AS OF v.`proctime` AS c ON v.`customer_id` = c.`customer_id`
-LEFT JOIN customer_history FOR SYSTEM_TIME AS OF v.`proctime` AS h
-  ON h.`job_name` = {literal(spec.name)} AND h.`customer_id` = v.`customer_id`""",
+        enriched,
         *_feature_views(rules, spec.plan or PLAN_VERSION),
         "CREATE TEMPORARY VIEW fired AS\nSELECT *,\n  "
         + ",\n  ".join(rules_sql.fired_columns(rules))
@@ -348,3 +343,31 @@ WINDOW w AS (PARTITION BY customer_id, device_fingerprint ORDER BY `rowtime`
             "WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime`)",
         ]
     raise ValueError(f"no job plan {plan} (plans: 3, 4, 5)")
+
+
+def _enriched_view(job_name: str, one_lookup: bool) -> str:
+    """Each valid payment with its customer's profile and history from before the job: two lookups
+    (plans 3, 4), or one of `customer_context` (plan 5)."""
+    history = (
+        "COALESCE(h.`payments`, 0) AS history_payments, COALESCE(h.`successes`, 0) AS history_successes,\n"
+        "  COALESCE(h.`success_sum`, 0) AS history_success_sum,\n"
+        "  POSITION(CONCAT(',', v.`device_fingerprint`, ',') IN CONCAT(',', h.`devices`, ',')) > 0\n"
+        "    AS history_device_seen"
+    )
+    if one_lookup:
+        return f"""CREATE TEMPORARY VIEW enriched AS
+SELECT v.*, CASE WHEN h.`has_profile` THEN h.`customer_id` END AS profile_customer_id,
+  h.`country` AS profile_country, h.`timezone` AS profile_timezone,
+  h.`registered_at` AS profile_registered_ms,
+  {history}
+FROM payments_valid AS v
+LEFT JOIN customer_context FOR SYSTEM_TIME AS OF v.`proctime` AS h
+  ON h.`job_name` = {literal(job_name)} AND h.`customer_id` = v.`customer_id`"""
+    return f"""CREATE TEMPORARY VIEW enriched AS
+SELECT v.*, c.`customer_id` AS profile_customer_id, c.`country` AS profile_country,
+  c.`timezone` AS profile_timezone, c.`registered_at` AS profile_registered_ms,
+  {history}
+FROM payments_valid AS v
+LEFT JOIN customer_profiles FOR SYSTEM_TIME AS OF v.`proctime` AS c ON v.`customer_id` = c.`customer_id`
+LEFT JOIN customer_history FOR SYSTEM_TIME AS OF v.`proctime` AS h
+  ON h.`job_name` = {literal(job_name)} AND h.`customer_id` = v.`customer_id`"""

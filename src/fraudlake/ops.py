@@ -6,7 +6,8 @@ job's JDBC lookup and the batch scorer both read it, so both engines see identic
 
 `customer_history` holds, per scoring job, each customer's payments per device from before the
 payments the job reads (rules/history.py PriorActivity); fraudlake_flink/prior.py fills it when a job starts
-without state. The job looks each customer up in `customer_history_by_customer` (totals and devices).
+without state. The job looks each customer up in `customer_history_by_customer` (totals and devices);
+plan 5 reads profile and history in one lookup of `customer_context`, per job of `scoring_jobs`.
 
 `job_runs`, `savepoints` and `deployments` are the scoring job's lifecycle registry
 (fraudlake_flink/registry.py): every submission with its plan and rules, every savepoint with its
@@ -98,6 +99,40 @@ def history_view_ddl() -> sql.Composed:
     ).format(_identifier(HISTORY_VIEW), _identifier(HISTORY_TABLE))
 
 
+SCORING_JOBS_TABLE = "ops.scoring_jobs"
+CONTEXT_VIEW = "ops.customer_context"
+
+
+def scoring_jobs_ddl() -> sql.Composed:
+    return sql.SQL(
+        "create table if not exists {} "
+        "(job_name text primary key, registered_at timestamptz not null default now())"
+    ).format(_identifier(SCORING_JOBS_TABLE))
+
+
+def context_view_ddl() -> sql.Composed:
+    """One row per (job, customer) with the profile and the history before the job: the job's one
+    lookup (plan 5), so a new customer costs one query, not two. Jobs are registered before they
+    start (`scoring_jobs`); a customer with history but no profile has `has_profile` false."""
+    return sql.SQL(
+        "create or replace view {context} as "
+        "select j.job_name, p.customer_id, true as has_profile, p.country, p.timezone, p.registered_at, "
+        "h.payments, h.successes, h.success_sum, h.devices "
+        "from {jobs} j cross join {profiles} p "
+        "left join {history} h on h.job_name = j.job_name and h.customer_id = p.customer_id "
+        "union all "
+        "select h.job_name, h.customer_id, false, null::text, null::text, null::bigint, "
+        "h.payments, h.successes, h.success_sum, h.devices "
+        "from {history} h where not exists (select from {table} c where c.customer_id = h.customer_id)"
+    ).format(
+        context=_identifier(CONTEXT_VIEW),
+        jobs=_identifier(SCORING_JOBS_TABLE),
+        profiles=_identifier(PROFILES_MS_VIEW),
+        history=_identifier(HISTORY_VIEW),
+        table=_identifier(CustomerProfile.TABLE),
+    )
+
+
 STEPS_TABLE = "ops.lakehouse_steps"
 
 
@@ -182,6 +217,8 @@ def statements() -> list[sql.Composed]:
         history_table_ddl(),
         history_index_ddl(),
         history_view_ddl(),
+        scoring_jobs_ddl(),
+        context_view_ddl(),
         steps_table_ddl(),
         *registry_ddl(),
         rules_versions_ddl(),
