@@ -305,6 +305,9 @@ def measure(
                 if message.error():
                     continue
                 seen = int(time.time() * 1000) if committed else message.timestamp()[1]
+                if name == "dead_letters":  # no payment id to time: counted
+                    results[name].append((seen, ""))
+                    continue
                 payment_id = _payment_id(message.value())
                 if name == "payments":
                     sent[payment_id] = message.timestamp()[1]
@@ -333,6 +336,9 @@ def measure(
         watcher.join()
     summary: dict[str, Any] = {"rate": rate, "duration_s": duration_s, "warm_up_s": WARM_UP_S}
     for name, pairs in results.items():
+        if name == "dead_letters":
+            summary[name] = {"count": len(pairs)}
+            continue
         after_warm_up = config.start_ms + WARM_UP_S * 1000
         lat = sorted(seen - sent[pid] for seen, pid in pairs if pid in sent and sent[pid] >= after_warm_up)
         if not lat:
@@ -367,6 +373,7 @@ def latency(
         "written": (spec.scores_topic, False),
         "committed": (spec.scores_topic, True),
         "alerts": (spec.alerts_topic, False),
+        "dead_letters": (spec.dlq_topic, False),  # late payments: what a tighter bound costs
     }
     summary = measure(bench, spec.payments_topic, outputs, rate, duration_s, checkpoint_interval_ms)
     checkpoint = bench.jobs.flink.rest(f"/jobs/{job_id}/checkpoints")["latest"]["completed"]
