@@ -452,11 +452,10 @@ def compare(bench: Bench, args: argparse.Namespace, plans: list[int]) -> dict[st
     for plan in plans:
         rates = sorted(j["payments_per_s"] for j in runs["throughput"] if j["plan"] == plan)
         for delay in {lat["watermark_delay_ms"] for lat in runs["latency"]}:
-            mine = [
-                lat["alerts"]
-                for lat in runs["latency"]
-                if lat["plan"] == plan and lat["watermark_delay_ms"] == delay
+            ours = [
+                lat for lat in runs["latency"] if lat["plan"] == plan and lat["watermark_delay_ms"] == delay
             ]
+            mine = [lat["alerts"] for lat in ours]
             table.append(
                 {
                     "plan": plan,
@@ -466,6 +465,7 @@ def compare(bench: Bench, args: argparse.Namespace, plans: list[int]) -> dict[st
                     "alerts_p50_ms": [a.get("p50_ms") for a in mine],
                     "alerts_p95_ms": [a.get("p95_ms") for a in mine],
                     "alerts_p99_ms": [a.get("p99_ms") for a in mine],
+                    "dead_letters": [lat["dead_letters"]["count"] for lat in ours],
                 }
             )
     for row in table:
