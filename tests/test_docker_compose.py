@@ -248,7 +248,9 @@ def test_the_platform_image_installs_through_the_installer_up_runs() -> None:
         assert services[name]["image"] == "fraudlake/platform:0.1.0", name
     flink = (ROOT / "docker" / "flink" / "Dockerfile").read_text()
     python = _container_env(services["scoring-job"])["FRAUDLAKE_FLINK_PYTHON"]
-    assert f"python3 -m venv {python.removesuffix('/bin/python')}" in flink, "the UDFs' Python exists there"
+    venv = python.removesuffix("/bin/python")
+    assert f"python3.11 -m venv {venv}" in flink, "the UDFs' Python exists there, the client's version"
+    assert f"PYTHONPATH={venv}/lib/python3.11/site-packages" in flink, "and pemja imports from it"
 
 
 def test_each_fraudlake_container_is_given_the_secrets_its_code_asks_for(in_container: Any) -> None:
@@ -282,8 +284,8 @@ def test_each_fraudlake_container_is_given_the_secrets_its_code_asks_for(in_cont
     assert config["python.executable"] == "/opt/pyflink/bin/python"
     for role in (APP_ROLE, STREAM_ROLE):
         Postgres(job).endpoint(role)
-    Minio(job).credentials(LAKE)
     Minio(job).credentials(FLINK)
+    assert set(job.secrets) == {"pg_app_password", "pg_stream_password", "minio_flink_password"}
 
     for name in FRAUDLAKE_SERVICES:
         if name.startswith("airflow-"):
@@ -293,6 +295,9 @@ def test_each_fraudlake_container_is_given_the_secrets_its_code_asks_for(in_cont
             assert json.loads(env["AIRFLOW_CONN_FRAUDLAKE_MINIO"])["host"] == "http://minio:9000"
             assert json.loads(env["AIRFLOW_CONN_FRAUDLAKE_FLINK"])["host"] == "http://flink-jobmanager:8081"
             assert env["AIRFLOW__API__BASE_URL"] == "http://127.0.0.1:18080", "the address published"
+            execution = env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
+            assert execution == "http://airflow-api-server:18080/execution/", "tasks reach the API server"
+            Minio(airflow).credentials(LAKE)
             assert airflow.secrets["airflow_admin_password"] == "value-AIRFLOW_ADMIN_PASSWORD"
             Flink(airflow)._config()  # rules_deploy and flink_savepoints submit and list as the job does
             Postgres(airflow).endpoint(STREAM_ROLE)

@@ -181,6 +181,7 @@ class Jobs:
         spec_file = self.ctx.data("jobs") / f"{spec.name}.spec.json"
         spec_file.parent.mkdir(parents=True, exist_ok=True)
         spec_file.write_text(spec.to_json())
+        self.flink.write_conf()  # a client of a cluster it did not start (a container) has none yet
         command = ["bash", str(self.flink.home / "bin" / "flink"), "run", "-d"]
         if resume:
             command += ["-s", resume]

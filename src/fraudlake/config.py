@@ -288,9 +288,13 @@ class Settings(BaseModel):
 
     def reach(self, service: str) -> str:
         """The host clients reach `service` at: its FRAUDLAKE_<SERVICE>_HOST (another container or
-        machine), else the bind host, 0.0.0.0 (every address) reached at 127.0.0.1."""
-        host = getattr(self, f"{service}_host") or self.bind_host
-        return "127.0.0.1" if host == "0.0.0.0" else host  # noqa: S104 (a comparison, not a bind)
+        machine), else where this machine's own services are reached (`local_host`)."""
+        return getattr(self, f"{service}_host") or self.local_host
+
+    @property
+    def local_host(self) -> str:
+        """The bind host as reached from beside it: 0.0.0.0 (every address) at 127.0.0.1."""
+        return "127.0.0.1" if self.bind_host == "0.0.0.0" else self.bind_host  # noqa: S104 (a comparison)
 
     @property
     def kafka_bootstrap(self) -> str:

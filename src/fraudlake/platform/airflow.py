@@ -137,7 +137,10 @@ class Airflow(Service):
             ),
             "AIRFLOW__API__HOST": self.settings.bind_host,
             "AIRFLOW__API__PORT": str(self.settings.airflow_port),
-            "AIRFLOW__API__BASE_URL": self.url,
+            # the address a browser opens (published there by compose too), and the one the
+            # scheduler's task processes report to (the API server's, from beside or another container)
+            "AIRFLOW__API__BASE_URL": f"http://{self.settings.local_host}:{self.settings.airflow_port}",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__API__WORKERS": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             # a task whose process died with the scheduler is failed (and retried) after 60 s of

@@ -183,7 +183,7 @@ class Flink(Service):
 
     def _config(self) -> dict[str, Any]:
         s = self.settings
-        host, bind = s.reach("flink"), s.bind_host
+        host, bind = s.local_host, s.bind_host
         data = self.ctx.data("flink")
         config: dict[str, Any] = {
             "jobmanager.rpc.address": host,
@@ -203,7 +203,7 @@ class Flink(Service):
             # the hashmap state backend keeps state on the task heap; managed memory (40% by default)
             # only serves RocksDB and batch operators: with it, 1536m left ~290m of task heap
             "taskmanager.memory.managed.fraction": 0.05,
-            "rest.address": host,
+            "rest.address": s.reach("flink"),  # what `flink run` submits to
             "rest.bind-address": bind,
             "rest.port": s.flink_rest_port,
             "blob.server.port": s.flink_blob_port,

@@ -59,7 +59,7 @@ class Superset(Service):
 
     @property
     def url(self) -> str:
-        return f"http://{self.settings.bind_host}:{self.settings.superset_port}"
+        return f"http://{self.settings.local_host}:{self.settings.superset_port}"
 
     def ports(self) -> list[Port]:
         return [Port("FRAUDLAKE_SUPERSET_PORT", self.settings.superset_port)]
