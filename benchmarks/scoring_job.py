@@ -213,7 +213,7 @@ def throughput(bench: Bench, backlog: str, events: int, plan: int = 0) -> dict[s
         written = bench.end_offsets(spec.scores_topic)
         if written and first is None:
             first = time.monotonic()
-        if written >= events:
+        if written + bench.end_offsets(spec.dlq_topic) >= events:  # a late payment is dead-lettered
             last = time.monotonic()
             break
         time.sleep(0.5)
@@ -228,6 +228,7 @@ def throughput(bench: Bench, backlog: str, events: int, plan: int = 0) -> dict[s
         "plan": plan or PLAN_VERSION,
         "payments": events,
         "decisions_read_back": len(real),
+        "dead_letters": bench.end_offsets(spec.dlq_topic),
         "duplicates": len(ids) - len(set(ids)),
         "seconds_first_to_last_decision": round(span, 2),
         "payments_per_s": round(len(real) / span),
