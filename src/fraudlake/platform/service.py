@@ -14,6 +14,9 @@ from fraudlake.platform import process
 from fraudlake.platform.context import Context
 from fraudlake.platform.errors import PlatformError
 
+PORT_RELEASE_S = 5
+"""How long a taken port may take to come free before a start is refused (Service.check_ports_free)."""
+
 
 @dataclass(frozen=True)
 class Port:
@@ -93,9 +96,16 @@ class Service(ABC):
         return Health(problem is None, problem or "", pids)
 
     def check_ports_free(self) -> None:
-        """Refuse to start if a port we need is taken by a process that is not ours."""
+        """Refuse to start if a port we need is taken by a process that is not ours. A port is given
+        a few seconds to come free first: a process of ours killed a moment ago can hold its listener
+        while its last threads exit, and a restart refused for that counted as a failed one."""
         for port in self.ports():
-            if process.port_open(self.settings.bind_host, port.port):
+            taken = retry.poll(
+                lambda: process.port_open(self.settings.bind_host, port.port),  # noqa: B023 (called here)
+                done=lambda taken: not taken,
+                deadline_s=PORT_RELEASE_S,
+            )
+            if taken:
                 raise PlatformError(
                     self.name,
                     f"port {port.port} is already in use by another program",
