@@ -198,7 +198,6 @@ class Airflow(Service):
         """Replace this process by one Airflow component in the foreground (a container's main
         process: its orchestrator restarts it), configured as `up` configures it."""
         self.write_passwords()
-        self.home.mkdir(parents=True, exist_ok=True)
         os.chdir(self.home)
         command = self.command(component)
         os.execve(command[0], command, self.env())  # noqa: S606 (our venv's airflow, no shell)

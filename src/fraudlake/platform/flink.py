@@ -8,6 +8,7 @@ Checkpoints and savepoints go to MinIO's `flink` bucket (or local disk if so con
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -56,7 +57,9 @@ def _java_sources() -> list[Path]:
     return sorted(JAVA_SOURCES.rglob("*.java"))
 
 
+@functools.cache
 def _sources_digest() -> str:
+    """Read once per process: `jars` (and every path under it) is asked for all the time."""
     digest = hashlib.sha256()
     for path in _java_sources():
         digest.update(str(path.relative_to(JAVA_SOURCES)).encode() + b"\0" + path.read_bytes())
