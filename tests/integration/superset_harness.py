@@ -128,6 +128,26 @@ class Rendered:
     """navigation start until the last chart was drawn"""
 
 
+def log_in(page: Any, url: str, user: str, password: str, attempts: int = 3) -> None:
+    """Log in through the form as a user does. Only the redirect's first response is awaited, not
+    the welcome page's load (slow on a busy machine and not what is tested); a login the server
+    dropped is tried again, and one that keeps failing says what the page showed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    shown = ""
+    for _ in range(attempts):
+        page.goto(f"{url}/login/", wait_until="domcontentloaded")
+        page.fill("#username", user)
+        page.fill("#password", password)
+        page.click("[type=submit]")
+        try:
+            page.wait_for_url(lambda target: "/login" not in target, wait_until="commit", timeout=60_000)
+            return
+        except PlaywrightTimeout:
+            shown = f"{page.url}: {page.locator('body').inner_text(timeout=5_000)[:300]!r}"
+    raise AssertionError(f"Superset login failed {attempts} times; the page showed {shown}")
+
+
 def open_dashboards(
     url: str,
     user: str,
@@ -147,11 +167,7 @@ def open_dashboards(
         page = browser.new_page(viewport={"width": 1600, "height": 1400})
         host = url.split("//", 1)[1]
         page.route("**/*", lambda route: route.continue_() if host in route.request.url else route.abort())
-        page.goto(f"{url}/login/")
-        page.fill("#username", user)
-        page.fill("#password", password)
-        page.click("[type=submit]")
-        page.wait_for_url(lambda target: "/login" not in target, timeout=60_000)
+        log_in(page, url, user, password)
         for slug in slugs:
             started = time.monotonic()
             page.goto(f"{url}/superset/dashboard/{slug}/")
