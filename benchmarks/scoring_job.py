@@ -16,7 +16,7 @@ In one command, so the noisy shared machine weighs on all alike:
      copy (payment -> copy, Kafka timestamps), so the job's figures read as a ratio to it.
 --checkpoints 5000,30000 measures 4. once per checkpoint interval (the exactly-once sinks commit,
 and every operator snapshots, at each one); --latency-only skips 1-3.
---plans 3,4 compares job plans (fraudlake_flink/sql.py): after 1, 2 and 5 once, 3 and 4 for each plan
+--plans 3,5 compares job plans (fraudlake_flink/sql.py): after 1, 2 and 5 once, 3 and 4 for each plan
 in turn, --runs times (runs of one plan differ by up to 1.8x here), 4 once per --delays bound.
 Writes benchmarks/results/scoring-job.json (scoring-job-latency.json with --latency-only,
 scoring-job-plans.json with --plans).
@@ -486,7 +486,7 @@ def main() -> None:
         "--checkpoints", help="checkpoint intervals (ms, comma separated) to measure latency under"
     )
     parser.add_argument(
-        "--plans", help="job plans to run alternately, e.g. 3,4 (writes scoring-job-plans.json)"
+        "--plans", help="job plans to run alternately, e.g. 3,5 (writes scoring-job-plans.json)"
     )
     parser.add_argument("--runs", type=int, default=3, help="with --plans: runs of each plan")
     parser.add_argument("--delays", help="with --plans: out-of-order bounds (ms, comma separated) to measure")

@@ -4,12 +4,14 @@ Pipeline (docs/decisions/0003-streaming-hot-path.md says why SQL):
 
     payments (Kafka, raw bytes; event-time watermark read from the JSON)
       -> parse_payment (Python UDF: the contract's parse)   -> rejected or late: payments-dlq
-      -> lookup join on the customer profile (JDBC, cached)
-      -> lookup join on the customer's history before the job (JDBC, cached; fraudlake_flink/prior.py)
-      -> customer totals   (OVER customer ROWS UNBOUNDED: payments, successes, success sum before this one)
-      -> velocity          (OVER customer: LAG, the time since the payment N-1 payments back)
-      -> device history    (OVER customer+device ROWS UNBOUNDED: seen before?)
+      -> one lookup join: the customer's profile and history before the job (JDBC, cached;
+         ops.customer_context, fraudlake_flink/prior.py)
+      -> one window, OVER customer ROWS UNBOUNDED: payments, successes and success sum before this
+         one; velocity (EARLIER: the time since the payment N-1 payments back); device seen before
+         (SEEN_BEFORE). EARLIER and SEEN_BEFORE are Java aggregates (flink/java).
       -> rules (rules/sql.py) -> payment-scores; alerts -> fraud-alerts
+
+Plan 3, the previous one, stays buildable (JobSpec.plan) for benchmarks/scoring_job.py --plans.
 
 Names of the stateful steps are fixed, so a rules change that keeps the plan's shape maps the
 savepoint's operator state onto the new job (table.exec.uid.generation: ALWAYS). A change of the
@@ -33,15 +35,18 @@ from fraudlake_flink.parse import PARSED_FIELDS
 from fraudlake_flink.spec import JobSpec
 
 PARSE_FUNCTION = "parse_payment"
-PLAN_VERSION = 3
+PLAN_VERSION = 5
 """1: velocity as a 10-minute RANGE window; 2: velocity from the last min_payments payments (ROWS);
 3: the windows add the customer's history from before the job (fraudlake_flink/prior.py), looked up; velocity
-from LAG in a RANGE window (the ROWS window kept the last payments' whole rows: the heap ran out)."""
+from LAG in a RANGE window (the ROWS window kept the last payments' whole rows: the heap ran out);
+5: one lookup (profile and history) and one customer window for every feature (4 was a candidate)."""
 ALERT_ID = "SUBSTRING(SHA256(CONCAT(payment_id, ':', rules_version)) FROM 1 FOR 32)"
 """contract.alert_id_of in SQL."""
 MAX_FUTURE_MINUTES = 5
 SEEN_BEFORE = "seen_before"
 """flink/java/io/fraudlake/flink/SeenBefore.java, an aggregate: was this value in an earlier row?"""
+EARLIER = "earlier"
+"""flink/java/io/fraudlake/flink/Earlier.java, an aggregate: LAG for a ROWS window."""
 
 
 def flink_type(column: Column) -> str:
@@ -211,7 +216,10 @@ def job_sql(spec: JobSpec, rules: RuleSet, password: str = "***") -> JobSql:
   {_options(jdbc | history_cache | {"table-name": spec.history_view})}
 )"""
     functions = (
-        [f"CREATE TEMPORARY SYSTEM FUNCTION {SEEN_BEFORE} AS 'io.fraudlake.flink.SeenBefore' LANGUAGE JAVA"]
+        [
+            f"CREATE TEMPORARY SYSTEM FUNCTION {name} AS 'io.fraudlake.flink.{java}' LANGUAGE JAVA"
+            for name, java in ((SEEN_BEFORE, "SeenBefore"), (EARLIER, "Earlier"))
+        ]
         if (spec.plan or PLAN_VERSION) == 5
         else []
     )
@@ -306,48 +314,41 @@ _CUSTOMER_ROWS = (
 
 def _feature_views(rules: RuleSet, plan: int) -> list[str]:
     """From `enriched` to `features`: the per-customer features the rules read. Plan 3: totals,
-    velocity and devices seen in three chained OVER windows; plan 4 (a candidate, benchmarks/
-    scoring_job.py --plans): totals and velocity in one window, devices seen in the second. LAG
-    takes no frame, so that window is RANGE (the default): payments of one customer at the same
-    millisecond count each other, as velocity's LAG already does (the simulator emits no such ties)."""
+    velocity and devices seen in three chained OVER windows (three keyed shuffles). Plan 5: all of
+    them in one ROWS window keyed by customer, velocity from EARLIER and devices seen from
+    SEEN_BEFORE (Java aggregates, flink/java): Calcite refuses LAG a frame, and a RANGE window
+    would give payments at the same millisecond each other's counts."""
     earlier = max(velocity_count(rules) - 1, 0)
-    # velocity: the time since the payment `earlier` payments back; LAG keeps just those times
-    # (a ROWS window of the last payments kept whole rows: ~1 KB per payment and customer)
-    span = f"event_time - LAG(event_time, {earlier}) OVER w" if earlier else "CAST(0 AS BIGINT)"
-    devices = f"""CREATE TEMPORARY VIEW features AS
-SELECT *, (COUNT(*) OVER w > 1 OR history_device_seen IS TRUE) AS device_seen,
-  {rules_sql.LOCAL_HOUR} AS local_hour
-FROM {"velocity" if plan == 3 else "customer_features"}
-WINDOW w AS (PARTITION BY customer_id, device_fingerprint ORDER BY `rowtime`
-  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"""
     if plan == 3:
+        # velocity: the time since the payment `earlier` payments back; LAG keeps just those times
+        # (a ROWS window of the last payments kept whole rows: ~1 KB per payment and customer)
+        span = f"event_time - LAG(event_time, {earlier}) OVER w" if earlier else "CAST(0 AS BIGINT)"
         return [
             f"CREATE TEMPORARY VIEW customer_totals AS\nSELECT *,\n  {_TOTALS}\nFROM enriched\n"
             f"WINDOW w AS ({_CUSTOMER_ROWS})",
             f"CREATE TEMPORARY VIEW velocity AS\nSELECT *, {span}\n  AS velocity_span_ms\n"
             "FROM customer_totals\nWINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime`)",
-            devices,
-        ]
-    if plan == 4:
-        return [
-            f"CREATE TEMPORARY VIEW customer_features AS\nSELECT *,\n  {_TOTALS},\n"
-            f"  {span} AS velocity_span_ms\nFROM enriched\n"
-            "WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime`)",
-            devices,
+            f"""CREATE TEMPORARY VIEW features AS
+SELECT *, (COUNT(*) OVER w > 1 OR history_device_seen IS TRUE) AS device_seen,
+  {rules_sql.LOCAL_HOUR} AS local_hour
+FROM velocity
+WINDOW w AS (PARTITION BY customer_id, device_fingerprint ORDER BY `rowtime`
+  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)""",
         ]
     if plan == 5:
+        span = f"event_time - {EARLIER}(event_time, {earlier}) OVER w" if earlier else "CAST(0 AS BIGINT)"
         return [
             f"CREATE TEMPORARY VIEW features AS\nSELECT *,\n  {_TOTALS},\n  {span} AS velocity_span_ms,\n"
             f"  ({SEEN_BEFORE}(device_fingerprint) OVER w OR history_device_seen IS TRUE) AS device_seen,\n"
             f"  {rules_sql.LOCAL_HOUR} AS local_hour\nFROM enriched\n"
-            "WINDOW w AS (PARTITION BY customer_id ORDER BY `rowtime`)",
+            f"WINDOW w AS ({_CUSTOMER_ROWS})",
         ]
-    raise ValueError(f"no job plan {plan} (plans: 3, 4, 5)")
+    raise ValueError(f"no job plan {plan} (plans: 3, 5)")
 
 
 def _enriched_view(job_name: str, one_lookup: bool) -> str:
     """Each valid payment with its customer's profile and history from before the job: two lookups
-    (plans 3, 4), or one of `customer_context` (plan 5)."""
+    (plan 3), or one of `customer_context` (plan 5)."""
     history = (
         "COALESCE(h.`payments`, 0) AS history_payments, COALESCE(h.`successes`, 0) AS history_successes,\n"
         "  COALESCE(h.`success_sum`, 0) AS history_success_sum,\n"

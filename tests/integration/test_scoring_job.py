@@ -91,9 +91,13 @@ def test_scripted_sequence_gives_exact_decisions_alerts_and_dead_letters(job: Sc
     others = [
         _pay(unknown, t + 5 * MINUTE, f"{s}-u1"),
         _pay(bob, t + 6 * MINUTE, f"{s}-b1", status="failed", failure_reason="do_not_honor"),
+        # the same millisecond as b1, sent after it: b1 must not count it, b2 counts b1
+        _pay(bob, t + 6 * MINUTE, f"{s}-b2", device_fingerprint="fp-tie"),
     ]
-    # a6 is sent before a5: out of order by 100 ms, inside the 200 ms bound
-    job.send([*a[:4], a[5], a[4], *others])
+    # In event-time order, but a6 before a5: out of order by 100 ms, inside the 200 ms bound. (The
+    # customers share 2 partitions: `others` sent after a6 were 3-4 minutes late whenever one shared
+    # alice's partition and a periodic watermark fell between them, and went to the DLQ.)
+    job.send([*a[:4], *others, a[5], a[4]])
     flush = job.advance(t + 20 * MINUTE)
     # once these are decided, the job's watermark has passed them: an hour-old payment is then late
     assert len(job.decisions(len(a) + len(others))) >= len(a) + len(others)
@@ -129,6 +133,7 @@ def test_scripted_sequence_gives_exact_decisions_alerts_and_dead_letters(job: Sc
         "PAYMENT_FAILED: do_not_honor",
     )
     assert (failed.score, failed.severity, failed.is_alert) == (90, "HIGH", True)
+    assert "NEW_DEVICE: web fp-tie not seen in 1 earlier payments" in got[f"pay-{s}-b2"].reasons
 
     expected_alerts = sum(d.is_alert for d in expected.values())
     alerts = job.alerts(expected_alerts)

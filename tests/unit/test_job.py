@@ -68,20 +68,30 @@ def test_generated_sql_uses_the_spec_and_keeps_the_password_out_of_the_script() 
         scores_topic="out-x",
         group_id="grp-x",
         watermark_delay_ms=250,
-        history_view="ops.history_x",
+        context_view="ops.context_x",
     )
     statements = job_sql(spec, RULES, password="s3cret")
     script = job_sql(spec, RULES).script()
     assert "s3cret" in "".join(statements.tables)
     assert "s3cret" not in script
-    expected = ("'in-x'", "'out-x'", "'grp-x'", "INTERVAL '0.250' SECOND", "'v1'", "'ops.history_x'")
+    expected = ("'in-x'", "'out-x'", "'grp-x'", "INTERVAL '0.250' SECOND", "'v1'", "'ops.context_x'")
     for value in (*expected, "h.`job_name` = 'job-x' AND"):
         assert value in script, value
     assert statements.config["table.exec.uid.generation"] == "ALWAYS"
     assert statements.config["pipeline.name"] == "job-x"
-    assert "event_time - LAG(event_time, 2) OVER w" in script
+    assert "event_time - earlier(event_time, 2) OVER w" in script
     assert "'sink.delivery-guarantee' = 'exactly-once'" in script
     assert script.count("INSERT INTO") == 3
+
+
+def test_the_shipped_plan_has_one_lookup_and_one_window_and_plan_3_stays_buildable() -> None:
+    shipped = job_sql(SPEC, RULES).script()
+    assert shipped.count("FOR SYSTEM_TIME AS OF") == 1 and shipped.count(" OVER w") == 5
+    assert shipped.count("ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW") == 1
+    previous = job_sql(replace(SPEC, plan=3), RULES).script()
+    assert previous.count("FOR SYSTEM_TIME AS OF") == 2 and "LAG(event_time, 2) OVER w" in previous
+    with pytest.raises(ValueError, match="no job plan 4"):
+        job_sql(replace(SPEC, plan=4), RULES)
 
 
 def test_rule_parameters_reach_the_sql() -> None:
@@ -96,7 +106,7 @@ def test_rule_parameters_reach_the_sql() -> None:
         },
     }
     script = job_sql(SPEC, ruleset.parse(document)).script()
-    assert "event_time - LAG(event_time, 4) OVER w" in script
+    assert "event_time - earlier(event_time, 4) OVER w" in script
     assert "velocity_span_ms <= 1800000" in script
     assert "(local_hour >= 22 OR local_hour < 5)" in script
     assert "CASE WHEN fired_VELOCITY THEN 33 ELSE 0 END" in script

@@ -12,8 +12,8 @@ History that predates the stream arrives as `PriorActivity` rows, one per custom
 hold no payment times, so velocity starts with the first payment the engine sees.
 
 Ties: payments of one customer at the same millisecond are ordered by payment_id here and by
-arrival in the stream, where they also share one velocity value (LAG in a RANGE window). The
-simulator never emits such ties, so parity is exact on its traffic.
+arrival in the stream (one ROWS window takes them one by one). They agree when the customer's
+payments reach Kafka in payment_id order, as the simulator's do.
 """
 
 from __future__ import annotations
